@@ -1,0 +1,33 @@
+/*
+ * testutil.h — helpers shared by the cmocka test programs: paths to test
+ * data, a seeded RNG for random inputs, relative-error measures.
+ */
+#ifndef NTK_TESTUTIL_H
+#define NTK_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ntk.h"
+
+/* $NTK_TEST_DIR/<rel> (the tests/ folder of the source tree). Static buffer
+ * per call site is not needed: returns a malloc'd string the caller frees. */
+char *tu_path(const char *rel);
+/* A fresh path in $TMPDIR (or /tmp) ending in `suffix`; caller frees. */
+char *tu_tmpfile(const char *suffix);
+
+/* splitmix64-based deterministic generator. */
+typedef struct { uint64_t s; } tu_rng;
+double tu_uniform(tu_rng *r);          /* [0,1) */
+double tu_normal(tu_rng *r);           /* N(0,1) */
+void tu_fill_normal(tu_rng *r, double *a, size_t n, double scale);
+
+/* max_i |a_i - b_i| / max(max_i |b_i|, tiny): normalised max error. */
+double tu_max_rel(const double *a, const double *b, size_t n);
+/* ‖a−b‖_F / ‖b‖_F. */
+double tu_frob_rel(const double *a, const double *b, size_t n);
+
+#endif
