@@ -127,7 +127,8 @@ typedef enum {
     NTK_ACT_IDENTITY = 0,
     NTK_ACT_ABRELU,      /* a·min(z,0) + b·max(z,0); relu, leaky_relu, abs */
     NTK_ACT_ERF,         /* a·erf(b z) + c; erf, sigmoid_like              */
-    NTK_ACT_SIN,         /* a·sin(b z + c); sin, cos                       */
+    NTK_ACT_SIN,         /* a·sin(b z + c)                                  */
+    NTK_ACT_COS,         /* a·cos(b z + c) = a·sin(b z + c + π/2)           */
     NTK_ACT_GELU,        /* z·Φ(z)                                          */
     NTK_ACT_TANH,
     NTK_ACT_SIGMOID,     /* 1/(1+e^-z)                                      */
@@ -170,9 +171,6 @@ const ntk_layer *ntk_arch_layer(const ntk_arch *arch, size_t i);
 /* The canonical spec string (every argument explicit). Returns the length
  * it needs (like snprintf). */
 size_t ntk_arch_format(const ntk_arch *arch, char *buf, size_t n);
-/* Name of an activation kind ("relu" for ABRELU(0,1) is not inferred:
- * this is the kind's name, "abrelu"). */
-const char *ntk_act_name(ntk_act_kind k);
 
 /* ---------------------------------------------------------------- kernels */
 
