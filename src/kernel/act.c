@@ -83,14 +83,20 @@ int ntk_act_has_closed_form(ntk_act_kind k)
 
 /* Correlation geometry of (q11,q12,q22): s1 = √q11, s2 = √q22, ρ clipped,
  * c = √((1−ρ)(1+ρ)) = sin of the angle between the two inputs. */
-typedef struct { double s1, s2, rho, c; } geom;
+typedef struct { double s1, s2, s12, rho, c; } geom; /* s12 = √(q11 q22) */
 
 static geom make_geom(double q11, double q12, double q22)
 {
     geom g;
     g.s1 = sqrt(q11 > 0 ? q11 : 0);
     g.s2 = sqrt(q22 > 0 ? q22 : 0);
-    double den = g.s1 * g.s2;
+    /* √(q11·q22) rather than √q11·√q22: for q11 = q12 = q22 (a point with
+     * itself) it is exactly q, so ρ = 1 and the angle 0 exactly — the
+     * product of two rounded roots would give ρ = 1 − 2⁻⁵³ and an angle of
+     * 1.5e-8. The product form is used only where q11·q22 would overflow. */
+    double p = q11 * q22;
+    double den = (p > DBL_MIN && p <= DBL_MAX) ? sqrt(p) : g.s1 * g.s2;
+    g.s12 = den;
     double rho = den > 0 ? q12 / den : 0.0;
     if (rho > 1) rho = 1;
     if (rho < -1) rho = -1;
@@ -112,7 +118,7 @@ static void dual_closed(const ntk_layer *L, double q11, double q12, double q22, 
         double theta = atan2(g.c, g.rho); /* = π/2 when a variance is 0 */
         double f = (a - b) * (a - b) / (2 * PI);
         double dot = 0.5 * (a * a + b * b) - f * theta;
-        *T = f * (g.s1 * g.s2 * g.c) + dot * q12;
+        *T = f * (g.s12 * g.c) + dot * q12;
         *Td = dot;
         return;
     }
@@ -121,7 +127,7 @@ static void dual_closed(const ntk_layer *L, double q11, double q12, double q22, 
         double p11 = b2 * (q11 > 0 ? q11 : 0), p22 = b2 * (q22 > 0 ? q22 : 0);
         double p12 = b2 * q12;
         /* (1+2p11)(1+2p22) − 4p12² without cancellation */
-        double den = 1 + 2 * p11 + 2 * p22 + 4 * (b2 * g.s1 * g.s2) * (b2 * g.s1 * g.s2) * g.c * g.c;
+        double den = 1 + 2 * p11 + 2 * p22 + 4 * (b2 * g.s12) * (b2 * g.s12) * g.c * g.c;
         double sq = sqrt(den);
         *T = a * a * (2 / PI) * atan2(2 * p12, sq) + L->c * L->c;
         *Td = a * a * b2 * (4 / PI) / sq;
@@ -141,10 +147,10 @@ static void dual_closed(const ntk_layer *L, double q11, double q12, double q22, 
         return;
     }
     case NTK_ACT_GELU: {
-        double P = g.s1 * g.s1 * g.s2 * g.s2;
+        double P = g.s12 * g.s12;
         double P1 = (q11 + 1) * (q22 + 1);
         /* D² = P1 − q12² = 1 + q11 + q22 + (q11 q22 − q12²) */
-        double D2 = 1 + q11 + q22 + (g.s1 * g.s2 * g.c) * (g.s1 * g.s2 * g.c);
+        double D2 = 1 + q11 + q22 + (g.s12 * g.c) * (g.s12 * g.c);
         double D = sqrt(D2);
         double A = atan2(q12, D);
         *T = 0.25 * q12 + ((q12 * q12 + P * D2) / (P1 * D) + q12 * A) / (2 * PI);
