@@ -93,13 +93,14 @@ ntk_status ntk_check_finite(const double *a, size_t rows, size_t cols,
 
 /* ---------------------------------------------------------------- data I/O */
 
-/* Options for reading. Zero-initialised (or ntk_read_opts_default()) is the
- * default: CSV header detected automatically, all columns. */
+/* Options for reading. Start from ntk_read_opts_default() (or pass NULL):
+ * CSV header detected automatically, all columns. */
 typedef struct {
     int csv_header;       /* -1 auto (a first row with a non-numeric field
                              is a header), 0 none, 1 present               */
     const char *columns;  /* NULL = all; else a comma list of 1-based
-                             indices, ranges "3-7", or header names       */
+                             indices, ranges "3-7", or CSV header names
+                             (applies to .npy too, indices only)          */
 } ntk_read_opts;
 
 ntk_read_opts ntk_read_opts_default(void);

@@ -1,0 +1,41 @@
+/*
+ * io_internal.h — the format back ends behind ntk_io_read / ntk_io_write
+ * (io.c chooses one by extension and owns the temporary-file-and-rename
+ * dance; the back ends only read a named file or write to an open stream).
+ *
+ * Every function fills `err` with one line that starts with the file name.
+ * Readers leave out->data == NULL on failure.
+ */
+#ifndef NTK_IO_INTERNAL_H
+#define NTK_IO_INTERNAL_H
+
+#include <stdio.h>
+
+#include "core/internal.h"
+
+/* NumPy .npy, format versions 1.0, 2.0 and 3.0 (npy.c). */
+ntk_status ntk_npy_read(const char *path, ntk_matrix *out, ntk_error *err);
+/* Writes version 1.0, '<f8', C order, header padded to 64 bytes exactly as
+ * numpy.save does. `path` is only used in messages. */
+ntk_status ntk_npy_write(FILE *f, const char *path, const double *data, size_t rows,
+                         size_t cols, int ndim, ntk_error *err);
+
+/* Comma-separated numbers (csv.c). opts is not NULL. */
+ntk_status ntk_csv_read(const char *path, const ntk_read_opts *opts, ntk_matrix *out,
+                        ntk_error *err);
+/* %.17g, one row per line, no header. `path` is only used in messages. */
+ntk_status ntk_csv_write(FILE *f, const char *path, const double *data, size_t rows,
+                         size_t cols, int ndim, ntk_error *err);
+
+/* Resolves a column selection ("1,3-5,label": 1-based indices, ranges,
+ * header names) against a file of `ncols` columns with header `names`
+ * (NULL: no header). spec NULL selects every column. On success *idx is a
+ * malloc'd array of *nidx 0-based column numbers (free it); a bad selection
+ * is NTK_E_INVAL. */
+ntk_status ntk_io_select(const char *path, const char *spec, char *const *names, size_t ncols,
+                         size_t **idx, size_t *nidx, ntk_error *err);
+
+/* The message for a failed read/write on a stream, with strerror(errno). */
+ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);
+
+#endif
