@@ -113,7 +113,9 @@ static void describe_at(const lexer *lx, char *buf, size_t n)
     if (is_ident_char((unsigned char)*p) || *p == '.' || *p == '-' || *p == '+') {
         while (p[k] && (is_ident_char((unsigned char)p[k]) || p[k] == '.' || p[k] == '-' || p[k] == '+') && k < 20) k++;
     } else {
+        /* one character: a UTF-8 lead byte with its continuation bytes */
         k = 1;
+        while ((unsigned char)p[0] >= 0xC0 && ((unsigned char)p[k] & 0xC0) == 0x80 && k < 4) k++;
     }
     snprintf(buf, n, "'%.*s'", (int)k, p);
 }
@@ -136,7 +138,9 @@ static size_t edit_distance(const char *a, size_t na, const char *b)
     return d[na][nb];
 }
 
-/* Closest of `names` to s[0..n) within distance 2 (or 1 for short names). */
+/* Closest of `names` to s[0..n) within distance 2 (or 1 for short names),
+ * and closer than n: a one-letter name is 1 edit from every other one, and
+ * 'd' is no hint of 'a'. */
 static const char *suggest(const char *s, size_t n, const char *const *names, size_t count)
 {
     const char *best = NULL;
@@ -147,7 +151,7 @@ static const char *suggest(const char *s, size_t n, const char *const *names, si
         if (dd < bd) { bd = dd; best = names[k]; }
     }
     size_t limit = n <= 3 ? 1 : 2;
-    return bd <= limit ? best : NULL;
+    return bd <= limit && bd < n ? best : NULL;
 }
 
 /* ------------------------------------------------------------- parser */
@@ -162,7 +166,7 @@ typedef struct {
     double value;
 } arg;
 
-static ntk_status parse_value(lexer *lx, arg *a)
+static ntk_status parse_value(lexer *lx, arg *a, const char *lname)
 {
     skip_ws(lx);
     const char *p = lx->s + lx->i;
@@ -182,26 +186,40 @@ static ntk_status parse_value(lexer *lx, arg *a)
     if (end == p) {
         char what[48];
         describe_at(lx, what, sizeof what);
-        return spec_fail(lx, lx->i, "expected a number, found %s", what);
+        return spec_fail(lx, lx->i, "%s: expected a number, found %s", lname, what);
     }
-    if (!isfinite(v) || errno == ERANGE)
-        return spec_fail(lx, lx->i, "'%.*s' is not a finite number", (int)(end - p), p);
+    /* ERANGE with a tiny result is underflow (1e-400 reads as 0): accepted */
+    if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1))
+        return spec_fail(lx, lx->i, "%s: '%.*s' is not a finite number", lname, (int)(end - p), p);
     a->is_word = 0;
     a->value = v;
     lx->i += (size_t)(end - p);
     return NTK_OK;
 }
 
-static ntk_status parse_args(lexer *lx, arg *args, int *nargs, int maxargs, const char *lname)
+/* "X takes no arguments" / "X takes at most N arguments", at `at`. */
+static ntk_status too_many_args(const lexer *lx, size_t at, const layer_def *def)
 {
+    if (def->np == 0) return spec_fail(lx, at, "%s takes no arguments", def->name);
+    return spec_fail(lx, at, "%s takes at most %d argument%s", def->name, def->np, def->np == 1 ? "" : "s");
+}
+
+static ntk_status parse_args(lexer *lx, arg *args, int *nargs, int maxargs, const layer_def *def)
+{
+    const char *lname = def->name;
     /* cursor is just after '(' */
     *nargs = 0;
     skip_ws(lx);
     if (lx->s[lx->i] == ')') { lx->i++; return NTK_OK; }
     for (;;) {
         skip_ws(lx);
-        if (*nargs >= maxargs)
-            return spec_fail(lx, lx->i, "%s: too many arguments", lname);
+        /* maxargs > def->np: the first extra argument is where to point */
+        if (*nargs >= maxargs) return too_many_args(lx, args[def->np].at, def);
+        if (*nargs > 0 && (lx->s[lx->i] == ')' || lx->s[lx->i] == ',')) {
+            char what[48];
+            describe_at(lx, what, sizeof what);
+            return spec_fail(lx, lx->i, "%s: expected an argument after ',', found %s", lname, what);
+        }
         arg *a = &args[(*nargs)++];
         memset(a, 0, sizeof *a);
         a->at = lx->i;
@@ -221,7 +239,7 @@ static ntk_status parse_args(lexer *lx, arg *args, int *nargs, int maxargs, cons
                 lx->i = save;
             }
         }
-        ntk_status s = parse_value(lx, a);
+        ntk_status s = parse_value(lx, a, lname);
         if (s) return s;
         skip_ws(lx);
         char c = lx->s[lx->i];
@@ -239,6 +257,7 @@ static ntk_status bind_args(lexer *lx, const layer_def *def, size_t lpos, const 
 {
     double val[MAXP];
     int given[MAXP] = {0};
+    size_t argpos[MAXP] = {0}; /* where each given parameter was written */
     int param = -1;
     for (int k = 0; k < def->np; k++) val[k] = def->defaults[k];
     int next_pos = 0;
@@ -269,17 +288,13 @@ static ntk_status bind_args(lexer *lx, const layer_def *def, size_t lpos, const 
         } else {
             if (seen_named)
                 return spec_fail(lx, a->at, "%s: positional argument after a named one", def->name);
-            if (next_pos >= def->np) {
-                if (def->np == 0)
-                    return spec_fail(lx, a->at, "%s takes no arguments", def->name);
-                return spec_fail(lx, a->at, "%s takes at most %d argument%s", def->name, def->np,
-                                 def->np == 1 ? "" : "s");
-            }
+            if (next_pos >= def->np) return too_many_args(lx, a->at, def);
             idx = next_pos++;
         }
         if (given[idx])
             return spec_fail(lx, a->at, "%s: '%s' given twice", def->name, def->pnames[idx]);
         given[idx] = 1;
+        argpos[idx] = a->at;
         int is_param = !strcmp(def->pnames[idx], "param");
         if (is_param) {
             int pv = a->is_word ? parse_param_name(a->word, a->word_len) : -1;
@@ -300,12 +315,14 @@ static ntk_status bind_args(lexer *lx, const layer_def *def, size_t lpos, const 
     L->pos = 0;
     if (def->kind == NTK_LAYER_DENSE) {
         double w = val[0];
-        if (!(w >= 1) || w != floor(w) || w > 1e9)
-            return spec_fail(lx, args[0].at, "dense: width must be a positive integer, got %g", w);
+        if (!(w >= 1) || w != floor(w))
+            return spec_fail(lx, argpos[0], "dense: width must be a positive integer, got %g", w);
+        if (w > 1e9)
+            return spec_fail(lx, argpos[0], "dense: width must be at most 1000000000, got %g", w);
         if (val[1] < 0)
-            return spec_fail(lx, lpos, "dense: w_std must be >= 0, got %g", val[1]);
+            return spec_fail(lx, argpos[1], "dense: w_std must be >= 0, got %g", val[1]);
         if (val[2] < 0)
-            return spec_fail(lx, lpos, "dense: b_std must be >= 0, got %g", val[2]);
+            return spec_fail(lx, argpos[2], "dense: b_std must be >= 0, got %g", val[2]);
         L->width = (size_t)w;
         L->w_std = val[1];
         L->has_bias = given[2];
@@ -385,7 +402,7 @@ ntk_status ntk_arch_parse(const char *spec, ntk_arch **out, ntk_error *err)
         int nargs = 0;
         if (spec[lx.i] == '(') {
             lx.i++;
-            s = parse_args(&lx, args, &nargs, MAXP + 1, def->name);
+            s = parse_args(&lx, args, &nargs, MAXP + 1, def);
             if (s) goto fail;
         }
         if (A->n == cap) {

@@ -26,6 +26,8 @@ char *cli_arch_text(const char *cmd, const char *arg);
 const char *cli_suggest_option(const char *given, const char *const *names);
 /* Monotonic seconds. */
 double cli_now(void);
+/* Limits OpenBLAS to n threads too, so --threads bounds the whole run. */
+void cli_set_blas_threads(int n);
 
 int cmd_kernel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -17,8 +17,9 @@ static const char *DEMO_HELP =
     "\n"
     "Computes the infinite-width NTK and NNGP of a network on N points of the\n"
     "unit circle (built in, no files needed) and prints a summary.\n"
-    "  --arch SPEC   default: dense(1024,w_std=1.5,b_std=0.05),relu,dense(1024,w_std=1.5,b_std=0.05),relu,\n"
-    "                         dense(1,w_std=1.5,b_std=0.05)\n"
+    "  --arch SPEC   the network, or @FILE to read it from a file; default:\n"
+    "                dense(1024,w_std=1.5,b_std=0.05),relu,dense(1024,w_std=1.5,b_std=0.05),relu,\n"
+    "                dense(1,w_std=1.5,b_std=0.05)\n"
     "  --n N         number of points (default 1024)\n";
 
 int cmd_demo(int argc, char **argv)
@@ -33,9 +34,8 @@ int cmd_demo(int argc, char **argv)
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(DEMO_HELP, stdout); return 0; }
     if (r) return r;
-    const char *spec = arch_s ? arch_s
-                              : "dense(1024,w_std=1.5,b_std=0.05),relu,dense(1024,w_std=1.5,b_std=0.05),relu,"
-                                "dense(1,w_std=1.5,b_std=0.05)";
+    const char *def_spec = "dense(1024,w_std=1.5,b_std=0.05),relu,dense(1024,w_std=1.5,b_std=0.05),relu,"
+                           "dense(1,w_std=1.5,b_std=0.05)";
     long n = 1024, v;
     if (n_s) {
         if (cli_parse_int(cmd, "--n", n_s, 2, 20000, &v)) return 2;
@@ -50,10 +50,15 @@ int cmd_demo(int argc, char **argv)
     if (threads_s) {
         if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
         ko.threads = (int)v;
+        cli_set_blas_threads(ko.threads);
     }
+    char *spec = cli_arch_text(cmd, arch_s ? arch_s : def_spec); /* @FILE as in `ntk kernel` */
+    if (!spec) return 1;
     ntk_error err;
     ntk_arch *arch = NULL;
-    if (ntk_arch_parse(spec, &arch, &err)) return cli_error(cmd, "--arch: %s", err.msg);
+    ntk_status ps = ntk_arch_parse(spec, &arch, &err);
+    free(spec);
+    if (ps) return cli_error(cmd, "--arch: %s", err.msg);
 
     size_t N = (size_t)n;
     double *x = malloc(N * 2 * sizeof *x), *K = malloc(N * N * sizeof *K), *T = malloc(N * N * sizeof *T),

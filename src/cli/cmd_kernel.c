@@ -5,9 +5,13 @@
 #include "args.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *KERNEL_HELP =
     "usage: ntk kernel --arch SPEC --x1 FILE [--x2 FILE] --out FILE [options]\n"
@@ -56,6 +60,31 @@ static int split_list(char *s, char **items, int max)
     return n;
 }
 
+/* Rejects, before the kernel is computed, an --out name that ntk_io_write
+ * would refuse afterwards: an unknown extension or a missing directory. With
+ * two outputs this also keeps a bad second name from failing the command
+ * after the first file has been written. Returns 0, or 1 after an error. */
+static int check_out(const char *cmd, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base || (strcasecmp(dot, ".npy") && strcasecmp(dot, ".csv")))
+        return cli_error(cmd, "%s: unknown file format (use .npy or .csv)", path);
+    if (!slash) return 0;
+    char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    if (!dir) return cli_error(cmd, "out of memory");
+    struct stat sb;
+    int rc = 0;
+    if (stat(dir, &sb) != 0)
+        rc = cli_error(cmd, "--out %s: cannot write into '%s': %s", path, dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        rc = cli_error(cmd, "--out %s: cannot write into '%s': %s", path, dir, strerror(ENOTDIR));
+    else if (access(dir, W_OK) != 0)
+        rc = cli_error(cmd, "--out %s: cannot write into '%s': %s", path, dir, strerror(errno));
+    free(dir);
+    return rc;
+}
 
 int cmd_kernel(int argc, char **argv)
 {
@@ -92,6 +121,7 @@ int cmd_kernel(int argc, char **argv)
     if (threads_s) {
         if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
         ko.threads = (int)v;
+        cli_set_blas_threads(ko.threads);
     }
     if (deg_s) {
         if (cli_parse_int(cmd, "--quad-degree", deg_s, 2, 96, &v)) return 2;
@@ -114,6 +144,9 @@ int cmd_kernel(int argc, char **argv)
     char *gets[3], *outs[3];
     int ng = split_list(getbuf, gets, 2), no = split_list(outbuf, outs, 2);
     if (ng < 0) return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
+    for (int k = 0; k < ng; k++) /* before counting --out files: a bad name is the error to report */
+        if (strcmp(gets[k], "ntk") && strcmp(gets[k], "nngp"))
+            return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
     const char *out_ntk = NULL, *out_nngp = NULL;
     if (no != ng)
         return cli_usage_error(cmd, "--out: %d file%s for %d kernel%s in --get (give one file per kernel, comma separated)",
@@ -126,6 +159,8 @@ int cmd_kernel(int argc, char **argv)
     }
     if (out_ntk && out_nngp && !strcmp(out_ntk, out_nngp))
         return cli_usage_error(cmd, "--out: the NTK and NNGP files must differ");
+    for (int k = 0; k < ng; k++)
+        if (check_out(cmd, outs[k])) return 1;
 
     char *spec = cli_arch_text(cmd, arch_s);
     if (!spec) return 1;

@@ -22,9 +22,11 @@ static const char *HELP =
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        fputs(HELP, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    /* no command is a usage error: one line on stderr, like every other */
+    if (argc < 2) return cli_usage_error(NULL, "no command given (commands: kernel, demo; see 'ntk --help')");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(HELP, stdout);
+        return 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("ntk %s\n", NTK_VERSION_STRING);

@@ -137,3 +137,7 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+#include <cblas.h>
+
+void cli_set_blas_threads(int n) { openblas_set_num_threads(n); }
