@@ -221,11 +221,11 @@ expect_error "ragged CSV row" 1 "$O" "$W/ragged.csv: row 2" "3 fields, expected 
     -- kernel --arch "$A" --x1 "$W/ragged.csv" --out "$O"
 expect_error "non-numeric CSV field" 1 "$O" "$W/nonnum.csv: row 3, column 2" "'abc'" \
     -- kernel --arch "$A" --x1 "$W/nonnum.csv" --out "$O"
-expect_error "NaN in CSV" 1 "$O" "$W/nan.csv: row 2, column 1" "not finite" \
+expect_error "NaN in CSV" 1 "$O" "$W/nan.csv: data row 2, column 1" "not finite" \
     -- kernel --arch "$A" --x1 "$W/nan.csv" --out "$O"
-expect_error "Inf in CSV" 1 "$O" "$W/inf.csv: row 3, column 2" "not finite" \
+expect_error "Inf in CSV" 1 "$O" "$W/inf.csv: data row 3, column 2" "not finite" \
     -- kernel --arch "$A" --x1 "$W/inf.csv" --out "$O"
-expect_error "-Inf in --x2 CSV" 1 "$O" "$W/neginf.csv: row 2, column 1" "not finite" \
+expect_error "-Inf in --x2 CSV" 1 "$O" "$W/neginf.csv: data row 2, column 1" "not finite" \
     -- kernel --arch "$A" --x1 "$X" --x2 "$W/neginf.csv" --out "$O"
 expect_error "empty CSV" 1 "$O" "$W/empty.csv" -- kernel --arch "$A" --x1 "$W/empty.csv" --out "$O"
 expect_error "header-only CSV" 1 "$O" "$W/header_only.csv" -- kernel --arch "$A" --x1 "$W/header_only.csv" --out "$O"
@@ -252,7 +252,7 @@ expect_error "second output bad: first not written" 1 "$W/ka.npy,$W/ka.txt" "$W/
 expect_error "second output in a missing directory: first not written" 1 "$W/kb.npy,$W/nodir/kb.npy" "$W/nodir/kb.npy" \
     -- kernel --arch "$A" --x1 "$X" --get ntk,nngp --out "$W/kb.npy,$W/nodir/kb.npy"
 expect_error "output is a directory" 1 "$W/dir.csv" "$W/dir.csv" -- kernel --arch "$A" --x1 "$X" --out "$W/dir.csv"
-expect_error "existing output unchanged (bad input)" 1 "$E" "$W/nan.csv: row 2, column 1" \
+expect_error "existing output unchanged (bad input)" 1 "$E" "$W/nan.csv: data row 2, column 1" \
     -- kernel --arch "$A" --x1 "$W/nan.csv" --out "$E"
 expect_error "existing output unchanged (bad spec)" 1 "$E" "spec:1:" -- kernel --arch 'dense(4),' --x1 "$X" --out "$E"
 expect_error "existing output unchanged (usage error)" 2 "$E" "--threads" -- kernel --arch "$A" --x1 "$X" --out "$E" --threads 0
