@@ -214,6 +214,168 @@ ntk_status ntk_act_dual(const ntk_layer *act, double q11, double q12, double q22
 double ntk_act_eval(const ntk_layer *act, double z);
 double ntk_act_deriv(const ntk_layer *act, double z);
 
+/* ---------------------------------------------------------------- finite networks
+ *
+ * The same spec builds a finite network: every dense(width) is real, the
+ * last dense layer's width is the number of outputs k. Parameters live in
+ * one block θ: for each dense layer in order, W (n_out × n_in, row-major)
+ * then b (n_out) if the layer has a bias. Forward, per dense layer:
+ *   'ntk':      z = (w_std/√n_in)·W h + b_std·b,  W, b ~ N(0,1)
+ *   'standard': z = W h + b,  W ~ N(0, w_std²/n_in), b ~ N(0, b_std²)
+ * (neural-tangents' stax.Dense). Gradients are with respect to θ as stored.
+ */
+typedef struct ntk_net ntk_net;
+
+/* A dense layer's place in θ and its multipliers: z = w_mult·W h + b_mult·b. */
+typedef struct {
+    size_t n_in, n_out;
+    size_t w_offset;   /* offset of W in θ                          */
+    size_t b_offset;   /* offset of b in θ; valid only if has_bias  */
+    int has_bias;
+    double w_mult, b_mult;
+    ntk_param param;
+    size_t layer;      /* index of the layer in the architecture    */
+} ntk_dense_info;
+
+/* Builds a network for inputs of dimension d_in; θ is zero until
+ * ntk_net_init or ntk_net_set_params. The arch is copied. */
+ntk_status ntk_net_create(const ntk_arch *arch, size_t d_in, ntk_param param, ntk_net **out,
+                          ntk_error *err);
+void ntk_net_free(ntk_net *net);
+/* A copy with the same architecture and parameters. */
+ntk_status ntk_net_clone(const ntk_net *net, ntk_net **out, ntk_error *err);
+
+size_t ntk_net_n_params(const ntk_net *net);
+size_t ntk_net_n_inputs(const ntk_net *net);   /* d_in */
+size_t ntk_net_n_outputs(const ntk_net *net);  /* k    */
+size_t ntk_net_n_dense(const ntk_net *net);
+ntk_param ntk_net_param(const ntk_net *net);
+const ntk_arch *ntk_net_arch(const ntk_net *net);
+const ntk_dense_info *ntk_net_dense(const ntk_net *net, size_t l);
+double *ntk_net_params(ntk_net *net);              /* θ, n_params doubles */
+const double *ntk_net_params_const(const ntk_net *net);
+
+/* θ0 from a seed, the same on every machine and for every thread count:
+ * parameter i of the block gets σ_i·z_i, σ_i = 1 ('ntk') or the layer's
+ * w_std/√n_in, b_std ('standard'), with z_i a standard normal made by
+ * Box–Muller from two 53-bit uniforms u = (SplitMix64(key + (2i+j+1)·φ) >> 11)
+ * (j = 0, 1; φ = 0x9E3779B97F4A7C15; key = SplitMix64 of the seed):
+ * z_i = √(−2 ln(1 − u0))·cos(2π u1). */
+ntk_status ntk_net_init(ntk_net *net, uint64_t seed, ntk_error *err);
+
+/* Outputs f(X) for the n rows of x (n × d_in): out is n × k. threads as in
+ * ntk_kernel_opts (0 = default). */
+ntk_status ntk_net_apply(const ntk_net *net, const double *x, size_t n, double *out, int threads,
+                         ntk_error *err);
+
+/* A batch workspace: the activations of the last forward pass, kept for the
+ * backward pass; allocated once for batches of up to max_batch rows. */
+typedef struct ntk_net_work ntk_net_work;
+ntk_status ntk_net_work_create(const ntk_net *net, size_t max_batch, ntk_net_work **out, ntk_error *err);
+void ntk_net_work_free(ntk_net_work *w);
+
+/* Forward pass of n ≤ max_batch rows (x is n × d_in and must stay valid
+ * until the matching backward pass); the outputs (n × k) are copied to out
+ * unless it is NULL. Inputs are not checked for NaN (ntk_net_apply does). */
+ntk_status ntk_net_forward(const ntk_net *net, ntk_net_work *w, const double *x, size_t n, double *out,
+                           ntk_error *err);
+/* Backward pass for the batch last forwarded: given G = ∂L/∂f (n × k),
+ * writes ∂L/∂θ = Σ_rows G·∂f/∂θ into grad (n_params, overwritten). */
+ntk_status ntk_net_backward(const ntk_net *net, ntk_net_work *w, const double *G, double *grad,
+                            ntk_error *err);
+
+/* ---------------------------------------------------------------- feature map and empirical kernels
+ *
+ * ϕ(x) = ∂f(x)/∂θ, one row per (point, output): the Jacobian J is
+ * (n·k) × n_params, row i·k + a = ∂f_a(x_i)/∂θ. Empirical NTK
+ * Θ̂(x,x') = ϕ(x)·ϕ(x'): "full" is (n1·k) × (n2·k) with entry
+ * [(i,a),(j,b)] = ∂f_a(x_i)·∂f_b(x'_j); "traced" is n1 × n2,
+ * (1/k)·Σ_a Θ̂_aa (neural-tangents' default trace_axes). Empirical NNGP:
+ * f(x)·f(x')/k (n1 × n2). x2 == NULL means X2 = X1.
+ */
+
+/* The Jacobian; refuses (NTK_E_NOMEM, with the size in the message) when
+ * it would exceed max_bytes (0 = no limit). */
+ntk_status ntk_net_jacobian(const ntk_net *net, const double *x, size_t n, double *J, size_t max_bytes,
+                            ntk_error *err);
+/* Bytes the Jacobian of n points needs (SIZE_MAX on overflow). */
+size_t ntk_net_jacobian_bytes(const ntk_net *net, size_t n);
+
+/* Empirical NTK by the structured form of docs/math.md (per-layer Gram
+ * products of backpropagated δ's and layer inputs; never forms J);
+ * memory O(n1·n2·k² + n·Σ widths). out: n1×n2 (traced) or n1k×n2k (full). */
+ntk_status ntk_empirical_ntk(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2,
+                             int full, double *out, ntk_error *err);
+/* The plain reference twin: forms J1, J2 and multiplies. */
+ntk_status ntk_empirical_ntk_ref(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2,
+                                 int full, double *out, ntk_error *err);
+/* Empirical NNGP f(x)·f(x')/k, n1 × n2. */
+ntk_status ntk_empirical_nngp(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2,
+                              double *out, ntk_error *err);
+/* Monte Carlo kernels: the average of the empirical NTK / NNGP over
+ * `samples` networks initialised with seeds seed, seed+1, ...; either
+ * output may be NULL. */
+ntk_status ntk_mc_kernels(const ntk_arch *arch, ntk_param param, size_t d, uint64_t seed, size_t samples,
+                          const double *x1, size_t n1, const double *x2, size_t n2, int full, double *nngp,
+                          double *ntk, ntk_error *err);
+
+/* ---------------------------------------------------------------- linearized networks
+ *
+ * f_lin(x; θ) = f(x; θ0) + ϕ0(x)·(θ − θ0), computed with a forward-mode JVP
+ * at θ0 (no Jacobian stored); its gradient is the VJP at θ0.
+ */
+typedef struct ntk_linear ntk_linear;
+/* Linearizes `net` at its current parameters θ0 (copied); θ starts at θ0. */
+ntk_status ntk_linear_create(const ntk_net *net, ntk_linear **out, ntk_error *err);
+void ntk_linear_free(ntk_linear *lin);
+double *ntk_linear_params(ntk_linear *lin);            /* θ (n_params) */
+const ntk_net *ntk_linear_base(const ntk_linear *lin); /* the network at θ0 */
+/* f_lin on n rows: out n × k. */
+ntk_status ntk_linear_apply(const ntk_linear *lin, const double *x, size_t n, double *out, ntk_error *err);
+
+/* ---------------------------------------------------------------- training
+ *
+ * Loss L = (1/2n)·Σ (f − y)², n = number of target entries (rows·k) of the
+ * (mini)batch. Full-batch gradient descent (batch = 0 or ≥ rows) or
+ * minibatch SGD (rows shuffled each epoch by a seeded permutation), with
+ * optional heavy-ball momentum: v ← μ·v + ∇L, θ ← θ − η·v.
+ */
+typedef struct {
+    double lr;              /* η > 0                                        */
+    size_t steps;           /* number of updates                             */
+    size_t batch;           /* 0 = full batch                                */
+    double momentum;        /* μ in [0, 1)                                   */
+    uint64_t seed;          /* minibatch order                               */
+    int threads;            /* 0 = default                                   */
+    /* Called after step s (s = 0 before the first update, then every
+     * `log_every` steps and after the last) with the full-training-set
+     * loss; return non-zero to stop. May be NULL. */
+    int (*on_log)(void *ctx, size_t step, double loss);
+    void *log_ctx;
+    size_t log_every;       /* 0 = only the first and last step              */
+} ntk_train_opts;
+
+ntk_train_opts ntk_train_opts_default(void);
+
+/* Trains the network (θ updated in place) on x (n × d_in), y (n × k).
+ * A NaN/Inf loss stops with NTK_E_NUMERIC, naming the step and suggesting a
+ * smaller learning rate. *final_loss (if not NULL) gets the last loss. */
+ntk_status ntk_train(ntk_net *net, const ntk_train_opts *opts, const double *x, const double *y, size_t n,
+                     double *final_loss, ntk_error *err);
+/* The same for the linearized model. */
+ntk_status ntk_train_linear(ntk_linear *lin, const ntk_train_opts *opts, const double *x, const double *y,
+                            size_t n, double *final_loss, ntk_error *err);
+
+/* ---------------------------------------------------------------- saving parameters
+ *
+ * A .npz archive NumPy reads: "arch.txt" (the canonical spec), "meta.txt"
+ * (key = value lines: format, ntk version, parameterization, d_in, k,
+ * n_params, seed if known), and per dense layer l "dense<l>.W" (n_out × n_in)
+ * and "dense<l>.b" (n_out) as float64 arrays. Written atomically.
+ */
+ntk_status ntk_net_save(const ntk_net *net, const char *path, ntk_error *err);
+ntk_status ntk_net_load(const char *path, ntk_net **out, ntk_error *err);
+
 #ifdef __cplusplus
 }
 #endif
