@@ -120,6 +120,82 @@ ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts,
 ntk_status ntk_io_write(const char *path, const double *data, size_t rows,
                         size_t cols, int ndim, ntk_error *err);
 
+/* ---------------------------------------------------------------- .npz archives
+ *
+ * An .npz is a zip archive of named members: "<name>.npy" for each array
+ * (what np.savez / np.savez_compressed write and np.load reads) and, here,
+ * raw members such as "arch.txt" that hold the architecture spec beside a
+ * network's parameters. An ntk_npz is such an archive held in memory.
+ *
+ *     ntk_error err;
+ *     ntk_npz *z = NULL;
+ *     if (ntk_npz_create(&z, &err) ||
+ *         ntk_npz_add_array(z, "dense0.W", W, d, n, 2, &err) ||
+ *         ntk_npz_add_bytes(z, "arch.txt", spec, strlen(spec), &err) ||
+ *         ntk_npz_write(z, "params.npz", &err))
+ *         fprintf(stderr, "%s\n", err.msg);
+ *     ntk_npz_free(z);
+ *
+ *     ntk_matrix W = {0};
+ *     if (ntk_npz_read("params.npz", &z, &err) ||
+ *         ntk_npz_get_array(z, "dense0.W", &W, &err)) ...
+ *
+ * In Python: np.load("params.npz")["dense0.W"] is the array and
+ * np.load("params.npz")["arch.txt"] the spec as bytes.
+ */
+typedef struct ntk_npz ntk_npz;
+
+/* An empty archive. *out is NULL on failure. */
+ntk_status ntk_npz_create(ntk_npz **out, ntk_error *err);
+
+/* Adds the float64 array `data` (rows x cols, row-major; ndim 1 means a 1-D
+ * array of `rows` elements and cols == 1) as the member "<name>.npy",
+ * encoded exactly as np.save would (.npy 1.0, '<f8', C order). The data is
+ * copied. NTK_E_INVAL for an empty name, a bad ndim/cols, or a member of
+ * that name already in the archive. */
+ntk_status ntk_npz_add_array(ntk_npz *z, const char *name, const double *data, size_t rows,
+                             size_t cols, int ndim, ntk_error *err);
+
+/* Adds the member `member` (the full name, e.g. "arch.txt") holding the n
+ * bytes at `data`, copied and stored as they are. Same errors as above. */
+ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, size_t n,
+                             ntk_error *err);
+
+/* Writes the archive to `path` as np.savez does (zip, members stored
+ * uncompressed in the order they were added, each with its CRC-32; the
+ * bytes are np.savez's own for the same arrays). Written to a temporary
+ * file and renamed, like ntk_io_write: a failure never leaves a partial
+ * file at `path`. NTK_E_INVAL for an archive that would exceed 4 GiB or
+ * 65535 members (zip64 is not written). */
+ntk_status ntk_npz_write(const ntk_npz *z, const char *path, ntk_error *err);
+
+/* Reads an archive into memory: members stored or deflate-compressed
+ * (np.savez and np.savez_compressed), zip64 fields accepted, every CRC-32
+ * checked. Member names are only names: never used as paths. A malformed
+ * archive is NTK_E_FORMAT, with the path (and member) in the message; an
+ * unreadable file NTK_E_IO. *out is NULL on failure. */
+ntk_status ntk_npz_read(const char *path, ntk_npz **out, ntk_error *err);
+
+/* The number of members, and the full name of member i (archive order;
+ * NULL when i is out of range). */
+size_t ntk_npz_count(const ntk_npz *z);
+const char *ntk_npz_member_name(const ntk_npz *z, size_t i);
+
+/* Parses the member "<name>.npy" (or `name` itself when it ends in ".npy")
+ * with the .npy reader of ntk_io_read: every dtype, version and order it
+ * takes. Absent: NTK_E_FORMAT "<path>: no array 'name' in the archive
+ * (arrays: ...)". out->data is NULL on failure; free with ntk_matrix_free. */
+ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out,
+                             ntk_error *err);
+
+/* A malloc'd copy of the bytes of member `member` (full name), with a NUL
+ * after the last byte for convenience; *n is the byte count (without the
+ * NUL). The caller frees *data. Absent: NTK_E_FORMAT. */
+ntk_status ntk_npz_get_bytes(const ntk_npz *z, const char *member, char **data, size_t *n,
+                             ntk_error *err);
+
+void ntk_npz_free(ntk_npz *z);
+
 /* ---------------------------------------------------------------- specs */
 
 typedef enum { NTK_PARAM_NTK = 0, NTK_PARAM_STANDARD = 1 } ntk_param;

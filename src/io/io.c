@@ -239,22 +239,9 @@ static mode_t new_file_mode(const char *path)
     return 0666 & ~mask;
 }
 
-ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_t cols,
-                        int ndim, ntk_error *err)
+ntk_status ntk_io_write_atomic(const char *path, ntk_io_emit_fn emit, const void *ctx,
+                               ntk_error *err)
 {
-    if (!path) return ntk_fail(err, NTK_E_INVAL, "ntk_io_write: path must not be NULL");
-    io_format fmt = format_of(path);
-    if (fmt == FMT_UNKNOWN) return unknown_format(path, err);
-    if (ndim != 1 && ndim != 2)
-        return ntk_fail(err, NTK_E_INVAL, "%s: ndim must be 1 or 2, not %d", path, ndim);
-    if (ndim == 1 && cols != 1)
-        return ntk_fail(err, NTK_E_INVAL, "%s: a 1-D array has 1 column, not %zu", path, cols);
-    size_t bytes;
-    if (ntk_mul_size(rows, cols, sizeof(double), &bytes))
-        return ntk_fail(err, NTK_E_INVAL, "%s: a %zu x %zu matrix is too large", path, rows, cols);
-    if (!data && bytes)
-        return ntk_fail(err, NTK_E_INVAL, "%s: data must not be NULL", path);
-
     static const char suffix[] = ".tmp.XXXXXX";
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof suffix);
@@ -276,8 +263,7 @@ ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_
         st = ntk_io_errno(err, path, "cannot open the temporary file", errno);
         close(fd);
     } else {
-        st = fmt == FMT_NPY ? ntk_npy_write(f, path, data, rows, cols, ndim, err)
-                            : ntk_csv_write(f, path, data, rows, cols, ndim, err);
+        st = emit(f, path, ctx, err);
         errno = 0;
         if (st == NTK_OK && (fflush(f) != 0 || ferror(f)))
             st = ntk_io_errno(err, path, "write failed", errno);
@@ -289,4 +275,37 @@ ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_
     if (st != NTK_OK) unlink(tmp);
     free(tmp);
     return st;
+}
+
+typedef struct {
+    io_format fmt;
+    const double *data;
+    size_t rows, cols;
+    int ndim;
+} matrix_emit;
+
+static ntk_status emit_matrix(FILE *f, const char *path, const void *ctx, ntk_error *err)
+{
+    const matrix_emit *m = ctx;
+    return m->fmt == FMT_NPY ? ntk_npy_write(f, path, m->data, m->rows, m->cols, m->ndim, err)
+                             : ntk_csv_write(f, path, m->data, m->rows, m->cols, m->ndim, err);
+}
+
+ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_t cols,
+                        int ndim, ntk_error *err)
+{
+    if (!path) return ntk_fail(err, NTK_E_INVAL, "ntk_io_write: path must not be NULL");
+    io_format fmt = format_of(path);
+    if (fmt == FMT_UNKNOWN) return unknown_format(path, err);
+    if (ndim != 1 && ndim != 2)
+        return ntk_fail(err, NTK_E_INVAL, "%s: ndim must be 1 or 2, not %d", path, ndim);
+    if (ndim == 1 && cols != 1)
+        return ntk_fail(err, NTK_E_INVAL, "%s: a 1-D array has 1 column, not %zu", path, cols);
+    size_t bytes;
+    if (ntk_mul_size(rows, cols, sizeof(double), &bytes))
+        return ntk_fail(err, NTK_E_INVAL, "%s: a %zu x %zu matrix is too large", path, rows, cols);
+    if (!data && bytes)
+        return ntk_fail(err, NTK_E_INVAL, "%s: data must not be NULL", path);
+    matrix_emit m = {fmt, data, rows, cols, ndim};
+    return ntk_io_write_atomic(path, emit_matrix, &m, err);
 }

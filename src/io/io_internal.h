@@ -1,7 +1,8 @@
 /*
  * io_internal.h — the format back ends behind ntk_io_read / ntk_io_write
  * (io.c chooses one by extension and owns the temporary-file-and-rename
- * dance; the back ends only read a named file or write to an open stream).
+ * dance; the back ends only read a named file or write to an open stream),
+ * and the .npz archive module (npz.c), which reuses both.
  *
  * Every function fills `err` with one line that starts with the file name.
  * Readers leave out->data == NULL on failure.
@@ -15,6 +16,11 @@
 
 /* NumPy .npy, format versions 1.0, 2.0 and 3.0 (npy.c). */
 ntk_status ntk_npy_read(const char *path, ntk_matrix *out, ntk_error *err);
+/* The same parser on a .npy held in memory (an .npz member): `label` is
+ * used in messages the way ntk_npy_read uses the file name. out->data is
+ * NULL on failure. Data after the array is ignored, as in a file. */
+ntk_status ntk_npy_parse_mem(const char *label, const unsigned char *buf, size_t n,
+                             ntk_matrix *out, ntk_error *err);
 /* Writes version 1.0, '<f8', C order, header padded to 64 bytes exactly as
  * numpy.save does. `path` is only used in messages. */
 ntk_status ntk_npy_write(FILE *f, const char *path, const double *data, size_t rows,
@@ -34,6 +40,14 @@ ntk_status ntk_csv_write(FILE *f, const char *path, const double *data, size_t r
  * is NTK_E_INVAL. */
 ntk_status ntk_io_select(const char *path, const char *spec, char *const *names, size_t ncols,
                          size_t **idx, size_t *nidx, ntk_error *err);
+
+/* Writes `path` atomically: emit(f, path, ctx, err) fills a temporary file
+ * made next to `path` (mkstemp, given the mode the old file had or 0666
+ * less the umask), which is flushed, closed and renamed onto `path`. On any
+ * failure the temporary file is removed and `path` is left as it was. */
+typedef ntk_status (*ntk_io_emit_fn)(FILE *f, const char *path, const void *ctx, ntk_error *err);
+ntk_status ntk_io_write_atomic(const char *path, ntk_io_emit_fn emit, const void *ctx,
+                               ntk_error *err);
 
 /* The message for a failed read/write on a stream, with strerror(errno). */
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);

@@ -11,6 +11,9 @@
  * Python literals numpy writes (keys in any order, either quote, any
  * whitespace, trailing commas, Python 2 "3L" integers), never by offsets.
  *
+ * The reader takes a file or a buffer in memory (an .npz member) through
+ * the same code.
+ *
  * Reading: one fread of all the data into the tail of the output buffer,
  * then an in-place front-to-back widening to double (an element of s <= 8
  * bytes at tail offset k*s is read before slot k*8 is written, and
@@ -332,24 +335,56 @@ static void widen(double *dst, const unsigned char *src, size_t n, const npy_dty
 
 /* ------------------------------------------------------------ reading */
 
-/* fread that tells a read error (NTK_E_IO) from a short file (returns the
- * count, status NTK_OK). */
-static ntk_status read_some(FILE *f, void *buf, size_t n, size_t *got, const char *path,
+/* Where the bytes come from: a stream, or a buffer in memory (a member of
+ * an .npz archive). */
+typedef struct {
+    FILE *f;                  /* the stream, or NULL: read from mem */
+    const unsigned char *mem; /* the buffer, its size, the cursor */
+    size_t n, pos;
+} npy_src;
+
+/* fread (or memcpy) that tells a read error (NTK_E_IO) from a short file
+ * (returns the count, status NTK_OK). */
+static ntk_status read_some(npy_src *src, void *buf, size_t n, size_t *got, const char *path,
                             ntk_error *err)
 {
+    if (!src->f) {
+        size_t left = src->n - src->pos;
+        *got = n < left ? n : left;
+        if (*got) memcpy(buf, src->mem + src->pos, *got);
+        src->pos += *got;
+        return NTK_OK;
+    }
     errno = 0;
-    *got = fread(buf, 1, n, f);
-    if (*got < n && ferror(f)) return ntk_io_errno(err, path, "read error", errno);
+    *got = fread(buf, 1, n, src->f);
+    if (*got < n && ferror(src->f)) return ntk_io_errno(err, path, "read error", errno);
     return NTK_OK;
 }
 
-static ntk_status npy_read_stream(FILE *f, const char *path, ntk_matrix *out, ntk_error *err)
+/* The bytes left to read when that is known in advance (a buffer or a
+ * regular file): returns 1 and sets *left, else 0. */
+static int bytes_left(npy_src *src, size_t *left)
+{
+    if (!src->f) {
+        *left = src->n - src->pos;
+        return 1;
+    }
+    struct stat sb;
+    long pos = ftell(src->f);
+    if (pos >= 0 && fstat(fileno(src->f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        *left = sb.st_size > pos ? (size_t)(sb.st_size - pos) : 0;
+        return 1;
+    }
+    return 0;
+}
+
+static ntk_status npy_read_src(npy_src *src, const char *path, ntk_matrix *out, ntk_error *err)
 {
     unsigned char pre[NPY_MAGIC_LEN + 2 + 4];
     size_t got;
     ntk_status st;
 
-    if ((st = read_some(f, pre, NPY_MAGIC_LEN + 2, &got, path, err))) return st;
+    if ((st = read_some(src, pre, NPY_MAGIC_LEN + 2, &got, path, err))) return st;
     if (got == 0) return ntk_fail(err, NTK_E_FORMAT, "%s: not a .npy file (the file is empty)", path);
     if (got < NPY_MAGIC_LEN || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
         return ntk_fail(err, NTK_E_FORMAT, "%s: not a .npy file (bad magic string)", path);
@@ -362,7 +397,7 @@ static ntk_status npy_read_stream(FILE *f, const char *path, ntk_matrix *out, nt
                         "%s: unsupported .npy format version %u.%u (supported: 1.0, 2.0, 3.0)", path,
                         major, minor);
     size_t lenbytes = major == 1 ? 2 : 4;
-    if ((st = read_some(f, pre + 8, lenbytes, &got, path, err))) return st;
+    if ((st = read_some(src, pre + 8, lenbytes, &got, path, err))) return st;
     if (got < lenbytes)
         return ntk_fail(err, NTK_E_FORMAT, "%s: truncated: the header length is missing", path);
     size_t hlen = (size_t)load_bits(pre + 8, lenbytes, 0);
@@ -372,7 +407,7 @@ static ntk_status npy_read_stream(FILE *f, const char *path, ntk_matrix *out, nt
 
     char *hdr = malloc(hlen + 1);
     if (!hdr) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory for the header", path);
-    if ((st = read_some(f, hdr, hlen, &got, path, err))) {
+    if ((st = read_some(src, hdr, hlen, &got, path, err))) {
         free(hdr);
         return st;
     }
@@ -406,22 +441,19 @@ static ntk_status npy_read_stream(FILE *f, const char *path, ntk_matrix *out, nt
         return ntk_fail(err, NTK_E_FORMAT, "%s: array of shape %s is too large", path, shape);
     nbytes = dbytes / sizeof(double) * t.size;
 
-    /* A short regular file is reported before allocating what it claims. */
-    struct stat sb;
-    long pos = ftell(f);
-    if (pos >= 0 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
-        size_t have = sb.st_size > pos ? (size_t)(sb.st_size - pos) : 0;
-        if (have < nbytes)
-            return ntk_fail(err, NTK_E_FORMAT, "%s: truncated: expected %zu bytes of data, found %zu",
-                            path, nbytes, have);
-    }
+    /* A short buffer or regular file is reported before allocating what it
+     * claims. */
+    size_t have;
+    if (bytes_left(src, &have) && have < nbytes)
+        return ntk_fail(err, NTK_E_FORMAT, "%s: truncated: expected %zu bytes of data, found %zu",
+                        path, nbytes, have);
 
     size_t n = rows * cols;
     double *data = malloc(dbytes);
     if (!data)
         return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory for an array of shape %s", path, shape);
     unsigned char *raw = (unsigned char *)data + n * (sizeof(double) - t.size);
-    if ((st = read_some(f, raw, nbytes, &got, path, err))) {
+    if ((st = read_some(src, raw, nbytes, &got, path, err))) {
         free(data);
         return st;
     }
@@ -456,9 +488,20 @@ ntk_status ntk_npy_read(const char *path, ntk_matrix *out, ntk_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return ntk_io_errno(err, path, "cannot open", errno);
-    ntk_status st = npy_read_stream(f, path, out, err);
+    npy_src src = {f, NULL, 0, 0};
+    ntk_status st = npy_read_src(&src, path, out, err);
     fclose(f);
     return st;
+}
+
+ntk_status ntk_npy_parse_mem(const char *label, const unsigned char *buf, size_t n,
+                             ntk_matrix *out, ntk_error *err)
+{
+    out->data = NULL;
+    out->rows = out->cols = 0;
+    out->ndim = 0;
+    npy_src src = {NULL, buf, n, 0};
+    return npy_read_src(&src, label, out, err);
 }
 
 /* ------------------------------------------------------------ writing */

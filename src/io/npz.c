@@ -1,0 +1,907 @@
+/*
+ * npz.c — NumPy .npz archives: zip files whose members are .npy arrays
+ * ("<name>.npy") or, for us, raw bytes ("arch.txt").
+ *
+ * The zip format (PKWARE APPNOTE.TXT 6.3.x, little-endian throughout): per
+ * member a local header (30 bytes, name, extra field) and the data; then
+ * the central directory (46 bytes, name, extra, comment per member) and the
+ * end-of-central-directory record (22 bytes and a comment of up to 64 KiB).
+ * zip64 adds an extra field (tag 0x0001) with 64-bit sizes and offsets and
+ * a zip64 end record found through a 20-byte locator before the end record.
+ *
+ * Writing reproduces np.savez byte for byte (numpy 1.26, Python 3.11
+ * zipfile): numpy opens every member with force_zip64=True, so each local
+ * header says "version 4.5", has 0xffffffff in its size fields and a
+ * 20-byte zip64 extra with the real sizes; the central directory has plain
+ * 32-bit sizes, version 4.5 made by Unix, mode 0600, the date 1980-01-01
+ * 00:00 (a ZipInfo's default), and no zip64 end record. Members are stored
+ * (method 0). Nothing past 4 GiB is written, so zip64 is never needed
+ * beyond that local extra field.
+ *
+ * Reading trusts the central directory (sizes, CRC, offsets: that is what
+ * zipfile does, and local sizes may be 0xffffffff or deferred to a data
+ * descriptor) and uses a local header only to find where the data starts,
+ * after checking that its name matches. Every offset and size is checked
+ * against the file and the central directory before anything is read or
+ * allocated; a deflate member may not claim more than deflate's maximum
+ * expansion of its compressed size. Names are kept as names (".." and "/"
+ * included) and never touch the file system.
+ */
+#include "io/io_internal.h"
+#include "ntk.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define ZLIB_CONST
+#include <zlib.h>
+
+#define SIG_LOCAL 0x04034b50u
+#define SIG_CENTRAL 0x02014b50u
+#define SIG_END 0x06054b50u
+#define SIG_END64 0x06064b50u
+#define SIG_LOCATOR64 0x07064b50u
+
+#define LOCAL_LEN 30
+#define CENTRAL_LEN 46
+#define END_LEN 22
+#define END64_LEN 56
+#define LOCATOR64_LEN 20
+#define MAX_COMMENT 65535
+#define ZIP64_TAG 0x0001
+#define ZIP64_LOCAL_EXTRA 20  /* tag, size, then the two sizes as u64 */
+#define ZIP_VERSION 45        /* 4.5: zip64, what zipfile writes with force_zip64 */
+#define ZIP_MADE_BY (3u << 8 | ZIP_VERSION) /* Unix */
+#define ZIP_DATE ((0u << 9) | (1u << 5) | 1u) /* 1980-01-01 (DOS date) */
+#define ZIP_MODE (0600u << 16) /* external attributes: Unix mode 0600 */
+#define ZIP_FLAG_UTF8 0x0800u
+#define ZIP_LIMIT 0xffffffffu /* a 32-bit field with this value means "see zip64" */
+#define ZIP_MAX_MEMBERS 65535u
+/* deflate's best ratio is 1032:1 (258-byte matches at a couple of bits
+ * each), so a deflate member may not claim more than that times its
+ * compressed size: reading allocates at most that times the file size. */
+#define DEFLATE_MAX_RATIO 1032u
+#define ZCHUNK (1u << 30) /* zlib counts in uInt: feed it at most 1 GiB at a time */
+#define SHOWN_MAX 100
+
+typedef struct {
+    char *name;          /* NUL-terminated (a name never holds a NUL) */
+    unsigned char *data; /* size bytes */
+    size_t size;
+    uint32_t crc;
+} npz_member;
+
+struct ntk_npz {
+    char *label; /* the path it was read from, for messages */
+    npz_member *m;
+    size_t n, cap;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static unsigned char *put16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    return p + 2;
+}
+static unsigned char *put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+    return p + 4;
+}
+static unsigned char *put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+    return p + 8;
+}
+
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n) {
+        uInt k = n < ZCHUNK ? (uInt)n : ZCHUNK;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+/* A member name as messages show it: control characters and quotes as
+ * \xNN (a message stays one line), cut with "..." past SHOWN_MAX bytes. */
+static const char *shown(const char *name, size_t len, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (k + 8 > SHOWN_MAX) {
+            memcpy(buf + k, "...", 3);
+            k += 3;
+            break;
+        }
+        if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
+            buf[k++] = '\\';
+            buf[k++] = 'x';
+            buf[k++] = hex[c >> 4];
+            buf[k++] = hex[c & 15];
+        } else {
+            buf[k++] = (char)c;
+        }
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static ntk_status npz_new(ntk_npz **out, const char *label, ntk_error *err)
+{
+    ntk_npz *z = calloc(1, sizeof *z);
+    if (z) z->label = dup_str(label, strlen(label));
+    if (!z || !z->label) {
+        free(z);
+        return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", label);
+    }
+    *out = z;
+    return NTK_OK;
+}
+
+void ntk_npz_free(ntk_npz *z)
+{
+    if (!z) return;
+    for (size_t i = 0; i < z->n; i++) {
+        free(z->m[i].name);
+        free(z->m[i].data);
+    }
+    free(z->m);
+    free(z->label);
+    free(z);
+}
+
+ntk_status ntk_npz_create(ntk_npz **out, ntk_error *err)
+{
+    if (!out) return ntk_fail(err, NTK_E_INVAL, "ntk_npz_create: out must not be NULL");
+    *out = NULL;
+    return npz_new(out, "(new archive)", err);
+}
+
+size_t ntk_npz_count(const ntk_npz *z) { return z ? z->n : 0; }
+
+const char *ntk_npz_member_name(const ntk_npz *z, size_t i)
+{
+    return z && i < z->n ? z->m[i].name : NULL;
+}
+
+static const npz_member *find(const ntk_npz *z, const char *name)
+{
+    for (size_t i = 0; i < z->n; i++)
+        if (!strcmp(z->m[i].name, name)) return &z->m[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ building */
+
+/* Takes ownership of `data` (malloc'd, or NULL when n == 0) on success and
+ * on failure alike. */
+static ntk_status add_member(ntk_npz *z, const char *name, unsigned char *data, size_t n,
+                             ntk_error *err)
+{
+    char sb[SHOWN_MAX + 1];
+    size_t len = strlen(name);
+    ntk_status st = NTK_OK;
+    if (len == 0)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: a member name must not be empty", z->label);
+    else if (len > 65535)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: member name '%s' is %zu bytes long (at most 65535)",
+                      z->label, shown(name, len, sb), len);
+    else if (find(z, name))
+        st = ntk_fail(err, NTK_E_INVAL, "%s: member '%s' is already in the archive", z->label,
+                      shown(name, len, sb));
+    if (st == NTK_OK && z->n == z->cap) {
+        size_t cap = z->cap ? 2 * z->cap : 8, bytes;
+        npz_member *m = ntk_mul_size(cap, 1, sizeof *m, &bytes) ? NULL : realloc(z->m, bytes);
+        if (!m)
+            st = ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
+        else {
+            z->m = m;
+            z->cap = cap;
+        }
+    }
+    char *copy = st == NTK_OK ? dup_str(name, len) : NULL;
+    if (st == NTK_OK && !copy) st = ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
+    if (st != NTK_OK) {
+        free(data);
+        return st;
+    }
+    npz_member *m = &z->m[z->n++];
+    m->name = copy;
+    m->data = data;
+    m->size = n;
+    m->crc = crc_of(data, n);
+    return NTK_OK;
+}
+
+ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, size_t n,
+                             ntk_error *err)
+{
+    if (!z || !member)
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_add_bytes: archive and member must not be NULL");
+    char sb[SHOWN_MAX + 1];
+    if (!data && n)
+        return ntk_fail(err, NTK_E_INVAL, "%s: member '%s': data must not be NULL", z->label,
+                        shown(member, strlen(member), sb));
+    unsigned char *copy = NULL;
+    if (n) {
+        copy = malloc(n);
+        if (!copy)
+            return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory for %zu bytes", z->label, n);
+        memcpy(copy, data, n);
+    }
+    return add_member(z, member, copy, n, err);
+}
+
+ntk_status ntk_npz_add_array(ntk_npz *z, const char *name, const double *data, size_t rows,
+                             size_t cols, int ndim, ntk_error *err)
+{
+    if (!z || !name)
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_add_array: archive and name must not be NULL");
+    size_t len = strlen(name);
+    char *member = malloc(len + 5);
+    if (!member) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
+    memcpy(member, name, len);
+    memcpy(member + len, ".npy", 5);
+
+    /* the label reads like the message of a later read: "archive: member 'W.npy'" */
+    char label[NTK_ERRMSG_MAX], sb[SHOWN_MAX + 1];
+    snprintf(label, sizeof label, "%s: member '%s'", z->label, shown(member, len + 4, sb));
+    ntk_status st = NTK_OK;
+    size_t bytes;
+    if (len == 0)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: an array name must not be empty", z->label);
+    else if (ndim != 1 && ndim != 2)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: ndim must be 1 or 2, not %d", label, ndim);
+    else if (ndim == 1 && cols != 1)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: a 1-D array has 1 column, not %zu", label, cols);
+    else if (ntk_mul_size(rows, cols, sizeof(double), &bytes))
+        st = ntk_fail(err, NTK_E_INVAL, "%s: a %zu x %zu matrix is too large", label, rows, cols);
+    else if (!data && bytes)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: data must not be NULL", label);
+    if (st != NTK_OK) {
+        free(member);
+        return st;
+    }
+
+    /* The .npy bytes, by the writer of ntk_io_write (np.save's bytes). */
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) {
+        free(member);
+        return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", label);
+    }
+    st = ntk_npy_write(f, label, data, rows, cols, ndim, err);
+    if (fclose(f) != 0 && st == NTK_OK)
+        st = ntk_fail(err, NTK_E_NOMEM, "%s: out of memory for %zu bytes", label, bytes);
+    if (st == NTK_OK) st = add_member(z, member, (unsigned char *)buf, n, err);
+    else free(buf);
+    free(member);
+    return st;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static size_t local_len(const npz_member *m)
+{
+    return LOCAL_LEN + strlen(m->name) + ZIP64_LOCAL_EXTRA;
+}
+
+static unsigned flags_of(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p >= 0x80) return ZIP_FLAG_UTF8; /* zipfile: a name that is not ASCII is UTF-8 */
+    return 0;
+}
+
+static ntk_status put(FILE *f, const char *path, const void *p, size_t n, ntk_error *err)
+{
+    errno = 0;
+    if (n && fwrite(p, 1, n, f) != n) return ntk_io_errno(err, path, "write failed", errno);
+    return NTK_OK;
+}
+
+static ntk_status emit_npz(FILE *f, const char *path, const void *ctx, ntk_error *err)
+{
+    const ntk_npz *z = ctx;
+    unsigned char h[CENTRAL_LEN];
+    ntk_status st;
+    uint64_t off = 0;
+    for (size_t i = 0; i < z->n; i++) {
+        const npz_member *m = &z->m[i];
+        size_t nl = strlen(m->name);
+        unsigned char *p = h;
+        p = put32(p, SIG_LOCAL);
+        p = put16(p, ZIP_VERSION);
+        p = put16(p, flags_of(m->name));
+        p = put16(p, 0); /* stored */
+        p = put16(p, 0); /* 00:00 */
+        p = put16(p, ZIP_DATE);
+        p = put32(p, m->crc);
+        p = put32(p, ZIP_LIMIT); /* sizes: in the zip64 extra */
+        p = put32(p, ZIP_LIMIT);
+        p = put16(p, (unsigned)nl);
+        p = put16(p, ZIP64_LOCAL_EXTRA);
+        if ((st = put(f, path, h, LOCAL_LEN, err)) || (st = put(f, path, m->name, nl, err)))
+            return st;
+        p = h;
+        p = put16(p, ZIP64_TAG);
+        p = put16(p, 16);
+        p = put64(p, m->size); /* uncompressed, then compressed */
+        p = put64(p, m->size);
+        if ((st = put(f, path, h, ZIP64_LOCAL_EXTRA, err)) ||
+            (st = put(f, path, m->data, m->size, err)))
+            return st;
+        off += local_len(m) + m->size;
+    }
+    uint64_t cd_off = off, cd_size = 0;
+    off = 0;
+    for (size_t i = 0; i < z->n; i++) {
+        const npz_member *m = &z->m[i];
+        size_t nl = strlen(m->name);
+        unsigned char *p = h;
+        p = put32(p, SIG_CENTRAL);
+        p = put16(p, ZIP_MADE_BY);
+        p = put16(p, ZIP_VERSION);
+        p = put16(p, flags_of(m->name));
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, ZIP_DATE);
+        p = put32(p, m->crc);
+        p = put32(p, (uint32_t)m->size);
+        p = put32(p, (uint32_t)m->size);
+        p = put16(p, (unsigned)nl);
+        p = put16(p, 0); /* extra */
+        p = put16(p, 0); /* comment */
+        p = put16(p, 0); /* disk */
+        p = put16(p, 0); /* internal attributes */
+        p = put32(p, ZIP_MODE);
+        p = put32(p, (uint32_t)off);
+        if ((st = put(f, path, h, CENTRAL_LEN, err)) || (st = put(f, path, m->name, nl, err)))
+            return st;
+        off += local_len(m) + m->size;
+        cd_size += CENTRAL_LEN + nl;
+    }
+    unsigned char *p = h;
+    p = put32(p, SIG_END);
+    p = put16(p, 0);
+    p = put16(p, 0);
+    p = put16(p, (unsigned)z->n);
+    p = put16(p, (unsigned)z->n);
+    p = put32(p, (uint32_t)cd_size);
+    p = put32(p, (uint32_t)cd_off);
+    p = put16(p, 0); /* comment */
+    return put(f, path, h, END_LEN, err);
+}
+
+ntk_status ntk_npz_write(const ntk_npz *z, const char *path, ntk_error *err)
+{
+    if (!z || !path)
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_write: archive and path must not be NULL");
+    if (z->n > ZIP_MAX_MEMBERS)
+        return ntk_fail(err, NTK_E_INVAL,
+                        "%s: %zu members; at most %u can be written (zip64 is not written)", path,
+                        z->n, ZIP_MAX_MEMBERS);
+    /* Every offset and size is below the archive's size, and must fit a
+     * 32-bit field (where 0xffffffff means "in a zip64 field"). */
+    uint64_t total = END_LEN;
+    for (size_t i = 0; i < z->n; i++)
+        total += local_len(&z->m[i]) + z->m[i].size + CENTRAL_LEN + strlen(z->m[i].name);
+    if (total >= ZIP_LIMIT)
+        return ntk_fail(err, NTK_E_INVAL,
+                        "%s: the archive would be %llu bytes; archives of 4 GiB or more are not "
+                        "supported (zip64 is not written)",
+                        path, (unsigned long long)total);
+    return ntk_io_write_atomic(path, emit_npz, z, err);
+}
+
+/* ------------------------------------------------------------ reading */
+
+typedef struct {
+    FILE *f;
+    const char *path;
+    uint64_t size; /* of the file */
+    ntk_error *err;
+} zreader;
+
+/* n bytes at offset off, which the caller checked lie inside the file (a
+ * short read means the file shrank meanwhile: truncated). */
+static ntk_status read_at(zreader *r, uint64_t off, void *buf, size_t n)
+{
+    if (off > (uint64_t)INT64_MAX || fseeko(r->f, (off_t)off, SEEK_SET) != 0)
+        return ntk_io_errno(r->err, r->path, "cannot seek", errno);
+    errno = 0;
+    size_t got = fread(buf, 1, n, r->f);
+    if (got < n && ferror(r->f)) return ntk_io_errno(r->err, r->path, "read error", errno);
+    if (got < n)
+        return ntk_fail(r->err, NTK_E_FORMAT,
+                        "%s: truncated: expected %zu bytes at offset %llu, found %zu", r->path, n,
+                        (unsigned long long)off, got);
+    return NTK_OK;
+}
+
+/* One entry of the central directory. */
+typedef struct {
+    const char *name; /* in the directory buffer, not NUL-terminated */
+    size_t name_len;
+    unsigned flags, method;
+    uint32_t crc;
+    uint64_t csize, usize, off;
+} zentry;
+
+#define ZFAIL(...) ntk_fail(r->err, NTK_E_FORMAT, __VA_ARGS__)
+
+/* Parses the entry at dir[*pos] (dir has n bytes) and advances *pos. */
+static ntk_status parse_entry(zreader *r, const unsigned char *dir, size_t n, size_t *pos,
+                              size_t index, zentry *e)
+{
+    const unsigned char *h = dir + *pos;
+    size_t left = n - *pos;
+    char sb[SHOWN_MAX + 1];
+    if (left < CENTRAL_LEN || rd32(h) != SIG_CENTRAL)
+        return ZFAIL("%s: bad central directory: entry %zu %s", r->path, index + 1,
+                     left < CENTRAL_LEN ? "runs past its end" : "has a bad signature");
+    size_t nl = rd16(h + 28), el = rd16(h + 30), cl = rd16(h + 32);
+    if (CENTRAL_LEN + nl + el + cl > left)
+        return ZFAIL("%s: bad central directory: entry %zu runs past its end", r->path, index + 1);
+    e->name = (const char *)h + CENTRAL_LEN;
+    e->name_len = nl;
+    const char *nm = shown(e->name, nl, sb);
+    if (memchr(e->name, '\0', nl))
+        return ZFAIL("%s: member '%s': the name holds a NUL byte", r->path, nm);
+    e->flags = rd16(h + 8);
+    e->method = rd16(h + 10);
+    e->crc = rd32(h + 16);
+    e->csize = rd32(h + 20);
+    e->usize = rd32(h + 24);
+    e->off = rd32(h + 42);
+    uint64_t disk = rd16(h + 34);
+
+    /* zip64: the fields that hold 0xffffffff (0xffff for the disk) follow,
+     * in this order, in the extra field of tag 1 */
+    const unsigned char *x = h + CENTRAL_LEN + nl, *xend = x + el;
+    int zip64 = 0;
+    while (xend - x >= 4) {
+        unsigned tag = rd16(x), len = rd16(x + 2);
+        if ((size_t)(xend - x - 4) < len)
+            return ZFAIL("%s: member '%s': bad extra field (tag 0x%04x, %u bytes, past its end)",
+                         r->path, nm, tag, len);
+        if (tag == ZIP64_TAG && !zip64) {
+            zip64 = 1;
+            const unsigned char *q = x + 4, *qend = q + len;
+            uint64_t *f64[3] = {&e->usize, &e->csize, &e->off};
+            for (int k = 0; k < 3; k++) {
+                if (*f64[k] != ZIP_LIMIT) continue;
+                if (qend - q < 8)
+                    return ZFAIL("%s: member '%s': zip64 extra field too short", r->path, nm);
+                *f64[k] = rd64(q);
+                q += 8;
+            }
+            if (disk == 0xffff) {
+                if (qend - q < 4)
+                    return ZFAIL("%s: member '%s': zip64 extra field too short", r->path, nm);
+                disk = rd32(q);
+            }
+        }
+        x += 4 + len;
+    }
+    if (!zip64 && (e->usize == ZIP_LIMIT || e->csize == ZIP_LIMIT || e->off == ZIP_LIMIT))
+        return ZFAIL("%s: member '%s': a size or offset is 0xffffffff but the zip64 extra field "
+                     "is missing", r->path, nm);
+    if (e->flags & 0x41)
+        return ZFAIL("%s: member '%s' is encrypted; encrypted archives are not supported", r->path,
+                     nm);
+    if (e->method != 0 && e->method != 8)
+        return ZFAIL("%s: member '%s': compression method %u is not supported (only stored and "
+                     "deflate, as np.savez and np.savez_compressed write)",
+                     r->path, nm, e->method);
+    if (disk != 0)
+        return ZFAIL("%s: member '%s' starts on disk %llu; multi-volume archives are not "
+                     "supported", r->path, nm, (unsigned long long)disk);
+    *pos += CENTRAL_LEN + nl + el + cl;
+    return NTK_OK;
+}
+
+/* inflates the raw deflate stream in[0..nin) into exactly nout bytes. */
+static ntk_status inflate_all(zreader *r, const char *nm, const unsigned char *in, size_t nin,
+                              unsigned char *out, size_t nout)
+{
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, -MAX_WBITS) != Z_OK)
+        return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for inflate", r->path,
+                        nm);
+    size_t ip = 0, op = 0;
+    ntk_status st = NTK_OK;
+    for (;;) {
+        size_t ci = nin - ip < ZCHUNK ? nin - ip : ZCHUNK;
+        size_t co = nout - op < ZCHUNK ? nout - op : ZCHUNK;
+        s.next_in = in + ip;
+        s.avail_in = (uInt)ci;
+        s.next_out = out + op;
+        s.avail_out = (uInt)co;
+        int rc = inflate(&s, Z_NO_FLUSH);
+        ip += ci - s.avail_in;
+        op += co - s.avail_out;
+        if (rc == Z_STREAM_END) break;
+        if (rc == Z_OK) continue; /* progress was made */
+        if (rc == Z_BUF_ERROR && op == nout)
+            st = ZFAIL("%s: member '%s': inflates to more than the %zu bytes the central "
+                       "directory says", r->path, nm, nout);
+        else if (rc == Z_BUF_ERROR)
+            st = ZFAIL("%s: member '%s': truncated: the deflate stream ends after %zu of %zu "
+                       "bytes", r->path, nm, op, nout);
+        else if (rc == Z_MEM_ERROR)
+            st = ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for inflate",
+                          r->path, nm);
+        else
+            st = ZFAIL("%s: member '%s': bad deflate data (zlib: %s)", r->path, nm,
+                       s.msg ? s.msg : "error");
+        break;
+    }
+    inflateEnd(&s);
+    if (st == NTK_OK && op != nout)
+        st = ZFAIL("%s: member '%s': inflates to %zu bytes, but the central directory says %zu",
+                   r->path, nm, op, nout);
+    return st;
+}
+
+/* Reads the data of entry e into a new member m; dir_off is where the
+ * central directory starts (every member lies before it). */
+static ntk_status load_member(zreader *r, const zentry *e, uint64_t dir_off, npz_member *m)
+{
+    char sb[SHOWN_MAX + 1];
+    const char *nm = shown(e->name, e->name_len, sb);
+    unsigned char h[LOCAL_LEN];
+    ntk_status st;
+    if (e->off > dir_off || dir_off - e->off < LOCAL_LEN)
+        return ZFAIL("%s: member '%s': bad offset %llu (the central directory starts at %llu)",
+                     r->path, nm, (unsigned long long)e->off, (unsigned long long)dir_off);
+    if ((st = read_at(r, e->off, h, LOCAL_LEN))) return st;
+    if (rd32(h) != SIG_LOCAL)
+        return ZFAIL("%s: member '%s': bad local header signature at offset %llu", r->path, nm,
+                     (unsigned long long)e->off);
+    size_t nl = rd16(h + 26), el = rd16(h + 28);
+    uint64_t data_off = e->off + LOCAL_LEN + nl + el;
+    if (data_off > dir_off || e->csize > dir_off - data_off)
+        return ZFAIL("%s: member '%s': its data (%llu bytes at offset %llu) runs into the central "
+                     "directory at %llu",
+                     r->path, nm, (unsigned long long)e->csize, (unsigned long long)data_off,
+                     (unsigned long long)dir_off);
+    if (nl != e->name_len)
+        return ZFAIL("%s: member '%s': the local header holds another name", r->path, nm);
+    char *lname = malloc(nl ? nl : 1);
+    if (!lname) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+    st = read_at(r, e->off + LOCAL_LEN, lname, nl);
+    int same = st == NTK_OK && memcmp(lname, e->name, nl) == 0;
+    free(lname);
+    if (st) return st;
+    if (!same) return ZFAIL("%s: member '%s': the local header holds another name", r->path, nm);
+
+    if (e->method == 0 && e->csize != e->usize)
+        return ZFAIL("%s: member '%s': stored, but its sizes differ (%llu and %llu bytes)", r->path,
+                     nm, (unsigned long long)e->csize, (unsigned long long)e->usize);
+    if (e->method == 8 && e->usize / DEFLATE_MAX_RATIO > e->csize)
+        return ZFAIL("%s: member '%s': %llu bytes cannot inflate to %llu", r->path, nm,
+                     (unsigned long long)e->csize, (unsigned long long)e->usize);
+    if (e->usize >= SIZE_MAX || e->csize >= SIZE_MAX)
+        return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s' is too large", r->path, nm);
+
+    size_t size = (size_t)e->usize, csize = (size_t)e->csize;
+    unsigned char *data = malloc(size ? size : 1);
+    if (!data)
+        return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes",
+                        r->path, nm, size);
+    if (e->method == 0) {
+        st = read_at(r, data_off, data, size);
+    } else {
+        unsigned char *in = malloc(csize ? csize : 1);
+        if (!in)
+            st = ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes",
+                          r->path, nm, csize);
+        else if (!(st = read_at(r, data_off, in, csize)))
+            st = inflate_all(r, nm, in, csize, data, size);
+        free(in);
+    }
+    uint32_t crc = st == NTK_OK ? crc_of(data, size) : 0;
+    if (st == NTK_OK && crc != e->crc)
+        st = ZFAIL("%s: member '%s': CRC-32 mismatch (computed %08x, recorded %08x): the data is "
+                   "corrupt", r->path, nm, (unsigned)crc, (unsigned)e->crc);
+    char *name = st == NTK_OK ? dup_str(e->name, e->name_len) : NULL;
+    if (st == NTK_OK && !name)
+        st = ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+    if (st != NTK_OK) {
+        free(data);
+        return st;
+    }
+    m->name = name;
+    m->data = data;
+    m->size = size;
+    m->crc = crc;
+    return NTK_OK;
+}
+
+static int cmp_member_name(const void *a, const void *b)
+{
+    return strcmp((*(npz_member *const *)a)->name, (*(npz_member *const *)b)->name);
+}
+
+/* The end record: finds it in the last 64 KiB + 22 bytes and reads where
+ * the central directory is (through the zip64 end record when there is
+ * one). *end_off is where the (zip64) end record starts. */
+static ntk_status find_directory(zreader *r, uint64_t *count, uint64_t *dir_off,
+                                 uint64_t *dir_size, uint64_t *end_off)
+{
+    size_t tail = r->size < END_LEN + MAX_COMMENT ? (size_t)r->size : END_LEN + MAX_COMMENT;
+    unsigned char *buf = malloc(tail);
+    if (!buf) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+    uint64_t base = r->size - tail;
+    ntk_status st = read_at(r, base, buf, tail);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    size_t i = tail - END_LEN + 1;
+    while (i-- > 0)
+        if (rd32(buf + i) == SIG_END && i + END_LEN + rd16(buf + i + 20) <= tail) break;
+    if (i == SIZE_MAX) {
+        unsigned char head[6] = {0};
+        int npy = read_at(r, 0, head, sizeof head) == NTK_OK && !memcmp(head, "\x93NUMPY", 6);
+        int zip = !npy && !memcmp(head, "PK\x03\x04", 4);
+        free(buf);
+        if (npy) return ZFAIL("%s: not an .npz archive: it is a single .npy array", r->path);
+        return ZFAIL(zip ? "%s: truncated or damaged zip archive: no end-of-central-directory "
+                           "record"
+                         : "%s: not an .npz (zip) archive: no end-of-central-directory record",
+                     r->path);
+    }
+    const unsigned char *e = buf + i;
+    uint64_t pos = base + i;
+    unsigned disk = rd16(e + 4), dir_disk = rd16(e + 6);
+    uint64_t n_disk = rd16(e + 8);
+    *count = rd16(e + 10);
+    *dir_size = rd32(e + 12);
+    *dir_off = rd32(e + 16);
+    *end_off = pos;
+
+    /* a zip64 locator right before the end record points at the zip64 end */
+    unsigned char loc[LOCATOR64_LEN], e64[END64_LEN];
+    if (pos >= LOCATOR64_LEN) {
+        if (i >= LOCATOR64_LEN)
+            memcpy(loc, e - LOCATOR64_LEN, LOCATOR64_LEN);
+        else if ((st = read_at(r, pos - LOCATOR64_LEN, loc, LOCATOR64_LEN))) {
+            free(buf);
+            return st;
+        }
+        if (rd32(loc) == SIG_LOCATOR64) {
+            uint64_t off64 = rd64(loc + 8);
+            if (rd32(loc + 4) != 0 || rd32(loc + 16) > 1) {
+                free(buf);
+                return ZFAIL("%s: multi-volume archives are not supported", r->path);
+            }
+            if (off64 > pos - LOCATOR64_LEN || pos - LOCATOR64_LEN - off64 < END64_LEN) {
+                free(buf);
+                return ZFAIL("%s: bad zip64 end record offset %llu", r->path,
+                             (unsigned long long)off64);
+            }
+            if ((st = read_at(r, off64, e64, END64_LEN))) {
+                free(buf);
+                return st;
+            }
+            if (rd32(e64) != SIG_END64) {
+                free(buf);
+                return ZFAIL("%s: bad zip64 end record signature at offset %llu", r->path,
+                             (unsigned long long)off64);
+            }
+            disk = rd32(e64 + 16);
+            dir_disk = rd32(e64 + 20);
+            n_disk = rd64(e64 + 24);
+            *count = rd64(e64 + 32);
+            *dir_size = rd64(e64 + 40);
+            *dir_off = rd64(e64 + 48);
+            *end_off = off64;
+        }
+    }
+    free(buf);
+    if (disk != 0 || dir_disk != 0 || n_disk != *count)
+        return ZFAIL("%s: multi-volume archives are not supported", r->path);
+    if (*dir_off > *end_off || *dir_size > *end_off - *dir_off)
+        return ZFAIL("%s: bad central directory: %llu bytes at offset %llu run past the end record "
+                     "at %llu",
+                     r->path, (unsigned long long)*dir_size, (unsigned long long)*dir_off,
+                     (unsigned long long)*end_off);
+    if (*count > *dir_size / CENTRAL_LEN)
+        return ZFAIL("%s: bad central directory: %llu entries cannot fit in %llu bytes", r->path,
+                     (unsigned long long)*count, (unsigned long long)*dir_size);
+    return NTK_OK;
+}
+
+static ntk_status read_archive(zreader *r, ntk_npz *z)
+{
+    if (fseeko(r->f, 0, SEEK_END) != 0)
+        return ntk_io_errno(r->err, r->path, "cannot seek (an .npz must be a regular file)", errno);
+    off_t end = ftello(r->f);
+    if (end < 0) return ntk_io_errno(r->err, r->path, "cannot seek", errno);
+    r->size = (uint64_t)end;
+    if (r->size == 0) return ZFAIL("%s: not an .npz archive (the file is empty)", r->path);
+    if (r->size < END_LEN)
+        return ZFAIL("%s: not an .npz archive: %llu bytes are too few for a zip file", r->path,
+                     (unsigned long long)r->size);
+
+    uint64_t count = 0, dir_off = 0, dir_size = 0, end_off = 0;
+    ntk_status st = find_directory(r, &count, &dir_off, &dir_size, &end_off);
+    if (st) return st;
+    /* dir_size <= the file size, count <= dir_size / 46: both fit memory
+     * if the file does */
+    if (dir_size >= SIZE_MAX)
+        return ntk_fail(r->err, NTK_E_NOMEM, "%s: the central directory is too large", r->path);
+    unsigned char *dir = malloc(dir_size ? (size_t)dir_size : 1);
+    z->m = calloc(count ? (size_t)count : 1, sizeof *z->m);
+    if (!dir || !z->m) {
+        free(dir);
+        return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory for the central directory",
+                        r->path);
+    }
+    z->cap = count ? (size_t)count : 1;
+    if ((st = read_at(r, dir_off, dir, (size_t)dir_size))) {
+        free(dir);
+        return st;
+    }
+    size_t pos = 0;
+    for (size_t i = 0; i < count && st == NTK_OK; i++) {
+        zentry e = {0};
+        if (!(st = parse_entry(r, dir, (size_t)dir_size, &pos, i, &e)) &&
+            !(st = load_member(r, &e, dir_off, &z->m[z->n])))
+            z->n++;
+    }
+    if (st == NTK_OK && dir_size - pos >= 4 && rd32(dir + pos) == SIG_CENTRAL)
+        st = ZFAIL("%s: bad end record: it counts %llu members, the central directory holds more",
+                   r->path, (unsigned long long)count);
+    free(dir);
+    if (st) return st;
+
+    /* duplicate names would make a lookup ambiguous */
+    if (z->n > 1) {
+        npz_member **s = malloc(z->n * sizeof *s);
+        if (!s) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+        for (size_t i = 0; i < z->n; i++) s[i] = &z->m[i];
+        qsort(s, z->n, sizeof *s, cmp_member_name);
+        for (size_t i = 1; i < z->n && st == NTK_OK; i++)
+            if (!strcmp(s[i - 1]->name, s[i]->name)) {
+                char sb[SHOWN_MAX + 1];
+                st = ZFAIL("%s: member '%s' appears twice in the archive", r->path,
+                           shown(s[i]->name, strlen(s[i]->name), sb));
+            }
+        free(s);
+    }
+    return st;
+}
+
+#undef ZFAIL
+
+ntk_status ntk_npz_read(const char *path, ntk_npz **out, ntk_error *err)
+{
+    if (out) *out = NULL;
+    if (!path || !out)
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_read: path and out must not be NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f) return ntk_io_errno(err, path, "cannot open", errno);
+    ntk_npz *z = NULL;
+    ntk_status st = npz_new(&z, path, err);
+    if (st == NTK_OK) {
+        zreader r = {f, path, 0, err};
+        st = read_archive(&r, z);
+    }
+    fclose(f);
+    if (st != NTK_OK) {
+        ntk_npz_free(z);
+        return st;
+    }
+    *out = z;
+    return NTK_OK;
+}
+
+/* ------------------------------------------------------------ members */
+
+static int ends_with_npy(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 4 && !strcmp(s + n - 4, ".npy");
+}
+
+ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out,
+                             ntk_error *err)
+{
+    if (out) {
+        out->data = NULL;
+        out->rows = out->cols = 0;
+        out->ndim = 0;
+    }
+    if (!z || !name || !out)
+        return ntk_fail(err, NTK_E_INVAL,
+                        "ntk_npz_get_array: archive, name and out must not be NULL");
+    size_t len = strlen(name);
+    char *member = malloc(len + 5);
+    if (!member) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
+    memcpy(member, name, len);
+    memcpy(member + len, ".npy", 5);
+    const npz_member *m = find(z, member);
+    if (!m && ends_with_npy(name)) m = find(z, name);
+    free(member);
+
+    char sb[SHOWN_MAX + 1];
+    if (!m) {
+        /* say what is there: "(arrays: a, b, ...)" */
+        char list[256], ab[SHOWN_MAX + 1];
+        size_t k = 0, shown_n = 0, total = 0;
+        list[0] = '\0';
+        for (size_t i = 0; i < z->n; i++) {
+            const char *nm = z->m[i].name;
+            if (!ends_with_npy(nm)) continue;
+            total++;
+            const char *a = shown(nm, strlen(nm) - 4, ab);
+            if (k + strlen(a) + 8 >= sizeof list) continue;
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", k ? ", " : "", a);
+            shown_n++;
+        }
+        if (shown_n < total) snprintf(list + k, sizeof list - k, ", ...");
+        return ntk_fail(err, NTK_E_FORMAT, "%s: no array '%s' in the archive (%s%s)", z->label,
+                        shown(name, len, sb), total ? "arrays: " : "it has no arrays",
+                        total ? list : "");
+    }
+    char label[NTK_ERRMSG_MAX];
+    snprintf(label, sizeof label, "%s: member '%s'", z->label, shown(m->name, strlen(m->name), sb));
+    return ntk_npy_parse_mem(label, m->data, m->size, out, err);
+}
+
+ntk_status ntk_npz_get_bytes(const ntk_npz *z, const char *member, char **data, size_t *n,
+                             ntk_error *err)
+{
+    if (data) *data = NULL;
+    if (n) *n = 0;
+    if (!z || !member || !data || !n)
+        return ntk_fail(err, NTK_E_INVAL,
+                        "ntk_npz_get_bytes: archive, member, data and n must not be NULL");
+    const npz_member *m = find(z, member);
+    char sb[SHOWN_MAX + 1];
+    if (!m)
+        return ntk_fail(err, NTK_E_FORMAT, "%s: no member '%s' in the archive", z->label,
+                        shown(member, strlen(member), sb));
+    char *copy = malloc(m->size + 1);
+    if (!copy)
+        return ntk_fail(err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes", z->label,
+                        shown(m->name, strlen(m->name), sb), m->size);
+    if (m->size) memcpy(copy, m->data, m->size);
+    copy[m->size] = '\0';
+    *data = copy;
+    *n = m->size;
+    return NTK_OK;
+}
