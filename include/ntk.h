@@ -452,6 +452,76 @@ ntk_status ntk_train_linear(ntk_linear *lin, const ntk_train_opts *opts, const d
 ntk_status ntk_net_save(const ntk_net *net, const char *path, ntk_error *err);
 ntk_status ntk_net_load(const char *path, ntk_net **out, ntk_error *err);
 
+/* ---------------------------------------------------------------- predictions
+ *
+ * Gradient descent on MSE (L = (1/2n)·Σ(f − y)², n = N·k) with a fixed
+ * kernel Θ (docs/math.md, "Training dynamics"), in neural-tangents'
+ * `predict.gradient_descent_mse` conventions. With Θ = V·diag(λ)·Vᵀ (one
+ * eigendecomposition, cached) and r = y − f0(X):
+ *   training points: u(t) = f0 + V·diag(1 − e(λ))·Vᵀ·r
+ *   test points:     f_t(x*) = f0(x*) + Θ(x*,X)·V·diag((1 − e(λ))/λ)·Vᵀ·r
+ * with e(λ) = exp(−η·t·λ/n) (gradient flow, t in units of steps; expm1 for
+ * small λt) or (1 − η·λ/n)^t (t discrete steps). t = ∞: kernel regression
+ * Θ(x*,X)·Θ⁻¹·r by Cholesky. Ridge: Θ + r·(tr Θ/N)·I (relative) or + r·I.
+ */
+typedef enum { NTK_RIDGE_RELATIVE = 0, NTK_RIDGE_ABSOLUTE = 1 } ntk_ridge_mode;
+
+typedef struct {
+    double lr;                 /* η > 0 (default 1)                               */
+    double ridge;              /* ≥ 0 (default 0)                                 */
+    ntk_ridge_mode ridge_mode; /* default relative                                */
+    int discrete;              /* 1: t counts GD steps; 0: gradient flow (default) */
+    int auto_jitter;           /* 1: if Θ is not positive definite enough for a
+                                  Cholesky factorization, add the smallest jitter
+                                  10^j·ε·tr(Θ)/N (reported in the info)            */
+} ntk_predict_opts;
+
+ntk_predict_opts ntk_predict_opts_default(void);
+
+/* What the factorization found, for notices and warnings. */
+typedef struct {
+    double lambda_min, lambda_max;  /* of the regularized kernel, before clipping   */
+    size_t n_clipped;               /* tiny negative eigenvalues set to 0           */
+    double ridge_added;             /* absolute ridge actually added (incl. jitter) */
+    double jitter_added;            /* automatic jitter (0 if none)                 */
+    int cholesky_ok;                /* t = ∞ available                              */
+} ntk_predict_info;
+
+typedef struct ntk_predictor ntk_predictor;
+
+/* Factorizes the training kernel kxx (N × N, symmetric: the upper triangle
+ * is read) for targets y (N × k) and initial outputs f0 (N × k; NULL = 0).
+ * A kernel with an eigenvalue below −N·ε·λ_max·100 is refused as not PSD
+ * (NTK_E_NUMERIC, with the eigenvalue); tinier negative ones are clipped
+ * to 0 and counted. Everything is copied. */
+ntk_status ntk_predictor_create(const double *kxx, size_t N, const double *y, size_t k, const double *f0,
+                                const ntk_predict_opts *opts, ntk_predictor **out, ntk_error *err);
+void ntk_predictor_free(ntk_predictor *p);
+void ntk_predictor_info(const ntk_predictor *p, ntk_predict_info *info);
+size_t ntk_predictor_n_train(const ntk_predictor *p);
+size_t ntk_predictor_n_outputs(const ntk_predictor *p);
+
+/* Predictions at n_times times (INFINITY allowed; t ≥ 0). kxt: the
+ * test × train kernel (M × N, same kind as kxx, no ridge), or NULL for the
+ * training points themselves (M = N). f0t: M × k initial outputs (NULL = 0;
+ * ignored for the training points, which use the f0 given at creation).
+ * out: n_times × M × k. The product Θ(x*,X)·V is formed once per call, so
+ * each further time costs O(M·N·k). */
+ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, const double *f0t,
+                       const double *times, size_t n_times, double *out, ntk_error *err);
+
+/* Infinite-ensemble covariance at time t of networks whose outputs at
+ * initialization are GP(0, K) (K = the NNGP) and that train with the
+ * predictor's kernel (Θ for NTK training, K itself for NNGP / last-layer
+ * training): with T = kxt·V·diag((1 − e(λ))/λ)·Vᵀ,
+ *   cov = K** − T·K(X,x*) − K(x*,X)·Tᵀ + T·K(X,X)·Tᵀ,
+ * K(X,X) regularized like the predictor's kernel. nngp_xx: N × N,
+ * nngp_xt: M × N, nngp_tt: M × M, or M values with diag_only (then cov has
+ * M entries, the predictive variances). t = INFINITY: the GP posterior. */
+ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, const double *nngp_xx,
+                           const double *nngp_xt, const double *nngp_tt, int diag_only, double t, double *cov,
+                           ntk_error *err);
+
 #ifdef __cplusplus
 }
 #endif

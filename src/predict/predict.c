@@ -1,0 +1,333 @@
+/*
+ * predict.c — closed-form predictions of gradient descent / gradient flow
+ * on MSE with a fixed kernel, kernel regression (t = ∞), ridge, and the
+ * infinite-ensemble covariance (docs/math.md, "Training dynamics",
+ * "Infinite ensembles and GPs"; neural-tangents predict.gradient_descent_mse
+ * and gradient_descent_mse_ensemble conventions).
+ *
+ * One eigendecomposition Θ_reg = V·diag(λ)·Vᵀ (dsyevd) serves every time t:
+ * with c = Vᵀ·(y − f0) and g_t(λ) = (1 − e_t(λ))/λ,
+ *   f_t(x*) = f0(x*) + [Θ(x*,X)·V]·diag(g_t)·c,
+ * so a new t costs O(M·N·k) once Θ(x*,X)·V is formed. t = ∞ uses the
+ * Cholesky factor (dpotrf) of Θ_reg: α = Θ_reg⁻¹·(y − f0).
+ * The training points are predicted as test points with Θ(X,X) = Θ_reg − ρ·I
+ * (ρ the absolute ridge), i.e. V·diag((λ − ρ)·g_t)·c: the function the
+ * kernel machine defines, which is y at t = ∞ when there is no ridge.
+ */
+#include "core/internal.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ntk_predictor {
+    size_t N, k;
+    ntk_predict_opts o;
+    double n_norm;        /* n = N·k, the MSE normalisation               */
+    double ridge_abs;     /* absolute ridge added (incl. jitter)          */
+    double *V;            /* N × N eigenvectors (column j = eigenvector j) */
+    double *lam;          /* N eigenvalues of Θ_reg, ascending, clipped    */
+    double *c;            /* N × k: Vᵀ·r                                   */
+    double *r;            /* N × k: r = y − f0                             */
+    double *f0;           /* N × k                                         */
+    double *alpha;        /* N × k: Θ_reg⁻¹·(y − f0), if Cholesky worked    */
+    double *chol;         /* N × N Cholesky factor (upper), or NULL        */
+    ntk_predict_info info;
+};
+
+ntk_predict_opts ntk_predict_opts_default(void)
+{
+    ntk_predict_opts o;
+    memset(&o, 0, sizeof o);
+    o.lr = 1.0;
+    o.ridge_mode = NTK_RIDGE_RELATIVE;
+    return o;
+}
+
+void ntk_predictor_free(ntk_predictor *p)
+{
+    if (!p) return;
+    free(p->V);
+    free(p->lam);
+    free(p->c);
+    free(p->r);
+    free(p->f0);
+    free(p->alpha);
+    free(p->chol);
+    free(p);
+}
+
+void ntk_predictor_info(const ntk_predictor *p, ntk_predict_info *info) { *info = p->info; }
+size_t ntk_predictor_n_train(const ntk_predictor *p) { return p->N; }
+size_t ntk_predictor_n_outputs(const ntk_predictor *p) { return p->k; }
+
+/* Full symmetric copy of the upper triangle of a (N×N) plus `add` on the
+ * diagonal. */
+static void sym_copy(double *dst, const double *a, size_t N, double add)
+{
+    for (size_t i = 0; i < N; i++) {
+        for (size_t j = i; j < N; j++) dst[i * N + j] = dst[j * N + i] = a[i * N + j];
+        dst[i * N + i] += add;
+    }
+}
+
+ntk_status ntk_predictor_create(const double *kxx, size_t N, const double *y, size_t k, const double *f0,
+                                const ntk_predict_opts *opts, ntk_predictor **out, ntk_error *err)
+{
+    ntk_error_clear(err);
+    *out = NULL;
+    ntk_predict_opts o = opts ? *opts : ntk_predict_opts_default();
+    if (!kxx || !y || N == 0 || k == 0) return ntk_fail(err, NTK_E_SHAPE, "empty training set");
+    if (!(o.lr > 0) || !isfinite(o.lr)) return ntk_fail(err, NTK_E_INVAL, "learning rate must be > 0, got %g", o.lr);
+    if (!(o.ridge >= 0) || !isfinite(o.ridge)) return ntk_fail(err, NTK_E_INVAL, "ridge must be >= 0, got %g", o.ridge);
+    ntk_status s;
+    if ((s = ntk_check_finite(kxx, N, N, "training kernel", err))) return s;
+    if ((s = ntk_check_finite(y, N, k, "targets", err))) return s;
+    if (f0 && (s = ntk_check_finite(f0, N, k, "initial outputs", err))) return s;
+    size_t bytes;
+    if (ntk_mul_size(N, N, sizeof(double), &bytes))
+        return ntk_fail(err, NTK_E_NOMEM, "a %zu x %zu kernel is too large", N, N);
+
+    ntk_predictor *p = calloc(1, sizeof *p);
+    if (!p) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
+    p->N = N;
+    p->k = k;
+    p->o = o;
+    p->n_norm = (double)N * (double)k;
+    p->V = malloc(bytes);
+    p->lam = malloc(N * sizeof *p->lam);
+    p->c = malloc(N * k * sizeof *p->c);
+    p->f0 = calloc(N * k, sizeof *p->f0);
+    double *r = malloc(N * k * sizeof *r);
+    if (!p->V || !p->lam || !p->c || !p->f0 || !r) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory factorizing a %zu x %zu kernel", N, N);
+        goto fail;
+    }
+    if (f0) memcpy(p->f0, f0, N * k * sizeof *f0);
+    for (size_t i = 0; i < N * k; i++) r[i] = y[i] - p->f0[i];
+
+    double tr = 0;
+    for (size_t i = 0; i < N; i++) tr += kxx[i * N + i];
+    p->ridge_abs = o.ridge_mode == NTK_RIDGE_RELATIVE ? o.ridge * tr / (double)N : o.ridge;
+
+    /* Cholesky first (t = ∞), with automatic jitter if asked. */
+    p->chol = malloc(bytes);
+    if (!p->chol) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto fail; }
+    double jitter = 0, unit = DBL_EPSILON * fabs(tr) / (double)N;
+    for (int attempt = 0;; attempt++) {
+        sym_copy(p->chol, kxx, N, p->ridge_abs + jitter);
+        lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, p->chol, (lapack_int)N);
+        if (info == 0) { p->info.cholesky_ok = 1; break; }
+        if (info < 0) { s = ntk_fail(err, NTK_E_INTERNAL, "dpotrf: argument %d", (int)-info); goto fail; }
+        if (!o.auto_jitter || attempt >= 14) break;
+        jitter = unit * pow(10.0, attempt + 1); /* 10ε … 1e-1 relative to the mean diagonal */
+    }
+    if (p->info.cholesky_ok) {
+        p->ridge_abs += jitter;
+        p->info.jitter_added = jitter;
+        p->alpha = malloc(N * k * sizeof *p->alpha);
+        if (!p->alpha) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto fail; }
+        memcpy(p->alpha, r, N * k * sizeof *r);
+        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)k, p->chol, (lapack_int)N, p->alpha,
+                       (lapack_int)k);
+    } else {
+        free(p->chol);
+        p->chol = NULL;
+    }
+    p->info.ridge_added = p->ridge_abs;
+
+    /* Eigendecomposition of Θ_reg. */
+    sym_copy(p->V, kxx, N, p->ridge_abs);
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, p->V, (lapack_int)N, p->lam);
+    if (info != 0) {
+        s = ntk_fail(err, NTK_E_NUMERIC, "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)",
+                     (int)info);
+        goto fail;
+    }
+    p->info.lambda_min = p->lam[0];
+    p->info.lambda_max = p->lam[N - 1];
+    double tol = 100.0 * (double)N * DBL_EPSILON * fabs(p->lam[N - 1]);
+    if (p->lam[0] < -tol) {
+        s = ntk_fail(err, NTK_E_NUMERIC,
+                     "the training kernel is not positive semidefinite: smallest eigenvalue %.6g, largest %.6g "
+                     "(is it a valid kernel matrix?)",
+                     p->lam[0], p->lam[N - 1]);
+        goto fail;
+    }
+    for (size_t i = 0; i < N; i++)
+        if (p->lam[i] < 0) {
+            p->lam[i] = 0;
+            p->info.n_clipped++;
+        }
+    /* c = Vᵀ r */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, r, (int)k, 0.0,
+                p->c, (int)k);
+    p->r = r;
+    *out = p;
+    return NTK_OK;
+fail:
+    free(r);
+    ntk_predictor_free(p);
+    return s;
+}
+
+/* g_t(λ) = (1 − e_t(λ))/λ and, for the training points, (λ − ρ)·g_t(λ). */
+static double gfun(const ntk_predictor *p, double lam, double t)
+{
+    double x = p->o.lr * lam / p->n_norm; /* rate per unit time */
+    double one_minus_e;                   /* 1 − e_t(λ) */
+    if (lam == 0) return p->o.lr * t / p->n_norm;
+    if (p->o.discrete)
+        one_minus_e = x < 1 ? -expm1(t * log1p(-x)) : 1.0 - pow(1.0 - x, t);
+    else
+        one_minus_e = -expm1(-x * t);
+    return one_minus_e / lam;
+}
+
+static ntk_status check_times(const ntk_predictor *p, const double *times, size_t n, ntk_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        double t = times[i];
+        if (!(t >= 0)) return ntk_fail(err, NTK_E_INVAL, "time %g: times must be >= 0", t);
+        if (isinf(t) && !p->info.cholesky_ok)
+            return ntk_fail(err, NTK_E_NUMERIC,
+                            "t = inf needs a positive definite training kernel, but it is singular to working "
+                            "precision (smallest eigenvalue %.3g, largest %.3g): add a ridge or allow jitter",
+                            p->info.lambda_min, p->info.lambda_max);
+        if (p->o.discrete && isfinite(t) && t != floor(t))
+            return ntk_fail(err, NTK_E_INVAL, "time %g: discrete gradient descent needs whole steps", t);
+    }
+    return NTK_OK;
+}
+
+ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, const double *f0t, const double *times,
+                       size_t n_times, double *out, ntk_error *err)
+{
+    ntk_error_clear(err);
+    size_t N = p->N, k = p->k;
+    ntk_status s;
+    if ((s = check_times(p, times, n_times, err))) return s;
+    if (!kxt) M = N;
+    if (M == 0) return ntk_fail(err, NTK_E_SHAPE, "no test points");
+    if (kxt && (s = ntk_check_finite(kxt, M, N, "test-train kernel", err))) return s;
+    if (kxt && f0t && (s = ntk_check_finite(f0t, M, k, "initial test outputs", err))) return s;
+    double *A = NULL, *W = malloc(N * k * sizeof *W);
+    if (!W) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
+    int need_A = 0;
+    for (size_t i = 0; i < n_times; i++) need_A |= isfinite(times[i]);
+    if (kxt && need_A) {
+        size_t bytes;
+        if (ntk_mul_size(M, N, sizeof(double), &bytes) || !(A = malloc(bytes))) {
+            free(W);
+            return ntk_fail(err, NTK_E_NOMEM, "out of memory for a %zu x %zu product", M, N);
+        }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V,
+                    (int)N, 0.0, A, (int)N);
+    }
+    for (size_t ti = 0; ti < n_times; ti++) {
+        double t = times[ti];
+        double *o = out + ti * M * k;
+        const double *base = kxt ? f0t : p->f0;
+        for (size_t i = 0; i < M * k; i++) o[i] = base ? base[i] : 0.0;
+        if (isinf(t)) {
+            if (kxt) {
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt, (int)N,
+                            p->alpha, (int)k, 1.0, o, (int)k);
+            } else {
+                /* Θ·α = (Θ_reg − ρI)·α = r − ρ·α */
+                for (size_t i = 0; i < N * k; i++) o[i] += p->r[i] - p->ridge_abs * p->alpha[i];
+            }
+            continue;
+        }
+        for (size_t j = 0; j < N; j++) {
+            double g = gfun(p, p->lam[j], t);
+            if (!kxt) g *= p->lam[j] - p->ridge_abs;
+            for (size_t a = 0; a < k; a++) W[j * k + a] = g * p->c[j * k + a];
+        }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt ? A : p->V, (int)N, W,
+                    (int)k, 1.0, o, (int)k);
+    }
+    free(A);
+    free(W);
+    return NTK_OK;
+}
+
+ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, const double *nngp_xx,
+                           const double *nngp_xt, const double *nngp_tt, int diag_only, double t, double *cov,
+                           ntk_error *err)
+{
+    ntk_error_clear(err);
+    size_t N = p->N;
+    ntk_status s;
+    if ((s = check_times(p, &t, 1, err))) return s;
+    if (!kxt || !nngp_xx || !nngp_xt || !nngp_tt || M == 0) return ntk_fail(err, NTK_E_INVAL, "missing kernel blocks");
+    if ((s = ntk_check_finite(kxt, M, N, "test-train kernel", err)) ||
+        (s = ntk_check_finite(nngp_xx, N, N, "train NNGP", err)) ||
+        (s = ntk_check_finite(nngp_xt, M, N, "test-train NNGP", err)) ||
+        (s = ntk_check_finite(nngp_tt, diag_only ? M : M * M, 1, "test NNGP", err)))
+        return s;
+    size_t bytes;
+    if (ntk_mul_size(M, N, sizeof(double), &bytes)) return ntk_fail(err, NTK_E_NOMEM, "too large");
+    double *T = malloc(bytes), *B = malloc(bytes), *Kr = NULL;
+    size_t nb;
+    ntk_mul_size(N, N, sizeof(double), &nb);
+    Kr = malloc(nb);
+    if (!T || !B || !Kr) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory for the covariance");
+        goto done;
+    }
+    if (isinf(t)) {
+        /* Tᵀ = Θ_reg⁻¹·kxtᵀ via the Cholesky factor */
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) B[j * M + i] = kxt[i * N + j];
+        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)M, p->chol, (lapack_int)N, B, (lapack_int)M);
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) T[i * N + j] = B[j * M + i];
+    } else {
+        /* T = (kxt·V)·diag(g)·Vᵀ */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V, (int)N,
+                    0.0, B, (int)N);
+        for (size_t j = 0; j < N; j++) {
+            double g = gfun(p, p->lam[j], t);
+            for (size_t i = 0; i < M; i++) B[i * N + j] *= g;
+        }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)N, 1.0, B, (int)N, p->V, (int)N, 0.0,
+                    T, (int)N);
+    }
+    /* K(X,X) regularized like the predictor's kernel: the same ridge,
+     * relative to K's own trace in the relative mode */
+    double trK = 0;
+    for (size_t i = 0; i < N; i++) trK += nngp_xx[i * N + i];
+    double addK = p->o.ridge_mode == NTK_RIDGE_RELATIVE ? p->o.ridge * trK / (double)N : p->o.ridge;
+    sym_copy(Kr, nngp_xx, N, addK);
+    /* B = T·K_reg */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, T, (int)N, Kr, (int)N, 0.0, B,
+                (int)N);
+    if (diag_only) {
+        for (size_t i = 0; i < M; i++) {
+            double a = 0, b = 0;
+            for (size_t j = 0; j < N; j++) {
+                a += T[i * N + j] * nngp_xt[i * N + j];
+                b += B[i * N + j] * T[i * N + j];
+            }
+            cov[i] = nngp_tt[i] - 2 * a + b;
+        }
+    } else {
+        for (size_t i = 0; i < M * M; i++) cov[i] = nngp_tt[i];
+        /* cov −= T·K(X,x*) + K(x*,X)·Tᵀ; cov += B·Tᵀ */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, -1.0, T, (int)N, nngp_xt, (int)N,
+                    1.0, cov, (int)M);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, -1.0, nngp_xt, (int)N, T, (int)N,
+                    1.0, cov, (int)M);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, 1.0, B, (int)N, T, (int)N, 1.0,
+                    cov, (int)M);
+    }
+done:
+    free(T);
+    free(B);
+    free(Kr);
+    return s;
+}
