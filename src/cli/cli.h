@@ -7,6 +7,7 @@
 
 #include "ntk.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Prints "ntk CMD: message" on stderr. Returns 1 (exit status for errors
@@ -29,7 +30,58 @@ double cli_now(void);
 /* Limits OpenBLAS to n threads too, so --threads bounds the whole run. */
 void cli_set_blas_threads(int n);
 
+/* --threads for the whole run: OpenBLAS and OpenMP. */
+void cli_set_threads(int n);
+
+/* Option values. Each returns 0, or 2 after printing a usage error naming
+ * the flag and the value. cli_parse_double takes values in the interval
+ * lo..hi, each end open (excluded) or closed; hi may be INFINITY. */
+int cli_parse_param(const char *cmd, const char *s, ntk_param *out);
+int cli_parse_u64(const char *cmd, const char *flag, const char *s, uint64_t *out);
+int cli_parse_double(const char *cmd, const char *flag, const char *s, double lo, int lo_open, double hi, int hi_open,
+                     double *out);
+
+/* Checks, before any work, that an output can be written where it is to
+ * go: a known extension, not a directory, an existing writable folder.
+ * Returns 0, or 1 after an error naming flag and path. */
+typedef enum { CLI_OUT_MATRIX, CLI_OUT_CSV, CLI_OUT_NPZ } cli_out_kind;
+int cli_check_out(const char *cmd, const char *flag, const char *path, cli_out_kind kind);
+
+/* --get ntk|nngp|ntk,nngp and --out FILE[,FILE]: the file for each kernel
+ * (NULL when not wanted); buf holds the split --out value. 0 or 2. */
+int cli_get_outputs(const char *cmd, const char *get_s, const char *out_s, char *buf, size_t bufsize,
+                    const char **out_ntk, const char **out_nngp);
+
+/* Writes a 2-D matrix (ntk_io_write: atomic); 0, or 1 after an error. */
+int cli_write_matrix(const char *cmd, const char *path, const double *data, size_t rows, size_t cols);
+
+/* --arch (a spec or @FILE) parsed; 0, or 1 after an error. */
+int cli_parse_arch(const char *cmd, const char *arch_s, ntk_arch **arch);
+
+/* Where a command's network comes from: --arch with --seed (default 0) and
+ * --param, or --params (a saved file; --arch and --param, if given, must
+ * agree with it). */
+typedef struct {
+    const char *arch, *params;
+    uint64_t seed;
+    int has_seed, has_param;
+    ntk_param param;
+} cli_net_src;
+/* Checks the combination and parses --seed and --param: 0 or 2. */
+int cli_net_usage(const char *cmd, const char *arch_s, const char *params_s, const char *seed_s, const char *param_s,
+                  cli_net_src *src);
+/* Builds (and seeds) or loads the network for inputs of d_in columns
+ * (xflag/xpath name them in messages). With lin != NULL a saved linearized
+ * model is accepted and returned in *lin (*net NULL); otherwise it is an
+ * error. Returns 0, or 1 after an error. */
+int cli_net_get(const char *cmd, const cli_net_src *src, size_t d_in, const char *xflag, const char *xpath,
+                ntk_net **net, ntk_linear **lin);
+
 int cmd_kernel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_empirical(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 
 #endif

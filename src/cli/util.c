@@ -1,13 +1,23 @@
 /* util.c — helpers shared by the ntk sub-commands (see cli.h). */
 #include "cli.h"
 
+#include "net/save_internal.h"
+
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static void vreport(const char *cmd, const char *fmt, va_list ap)
 {
@@ -144,3 +154,233 @@ double cli_now(void)
 #include <cblas.h>
 
 void cli_set_blas_threads(int n) { openblas_set_num_threads(n); }
+
+/* ------------------------------------------------------------ shared by the network commands */
+
+void cli_set_threads(int n)
+{
+    cli_set_blas_threads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+}
+
+int cli_parse_param(const char *cmd, const char *s, ntk_param *out)
+{
+    if (!strcmp(s, "ntk")) *out = NTK_PARAM_NTK;
+    else if (!strcmp(s, "standard")) *out = NTK_PARAM_STANDARD;
+    else return cli_usage_error(cmd, "--param: expected 'ntk' or 'standard', got '%s'", s);
+    return 0;
+}
+
+int cli_parse_u64(const char *cmd, const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
+    if (!(*s >= '0' && *s <= '9') || *end || errno == ERANGE || v > UINT64_MAX)
+        return cli_usage_error(cmd, "%s: expected an integer in [0, %" PRIu64 "], got '%s'", flag, UINT64_MAX, s);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *flag, const char *s, double lo, int lo_open, double hi, int hi_open,
+                     double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    int bad = end == s || *end || errno == ERANGE || !isfinite(v) || (lo_open ? !(v > lo) : !(v >= lo)) ||
+              (hi_open ? !(v < hi) : !(v <= hi));
+    if (bad) {
+        if (isinf(hi) && lo == 0 && lo_open)
+            return cli_usage_error(cmd, "%s: expected a positive number, got '%s'", flag, s);
+        if (isinf(hi))
+            return cli_usage_error(cmd, "%s: expected a number %s %g, got '%s'", flag, lo_open ? ">" : ">=", lo, s);
+        return cli_usage_error(cmd, "%s: expected a number in %c%g, %g%c, got '%s'", flag, lo_open ? '(' : '[', lo, hi,
+                               hi_open ? ')' : ']', s);
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_check_out(const char *cmd, const char *flag, const char *path, cli_out_kind kind)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int ok = dot && dot != base;
+    if (ok && kind == CLI_OUT_MATRIX) ok = !strcasecmp(dot, ".npy") || !strcasecmp(dot, ".csv");
+    if (ok && kind == CLI_OUT_CSV) ok = !strcasecmp(dot, ".csv");
+    if (ok && kind == CLI_OUT_NPZ) ok = !strcasecmp(dot, ".npz");
+    if (!ok)
+        return cli_error(cmd, "%s %s: unknown file format (use %s)", flag, path,
+                         kind == CLI_OUT_MATRIX ? ".npy or .csv" : kind == CLI_OUT_CSV ? ".csv" : ".npz");
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_error(cmd, "%s %s: cannot write: %s", flag, path, strerror(EISDIR));
+    if (!slash) return 0;
+    char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    if (!dir) return cli_error(cmd, "out of memory");
+    int rc = 0;
+    if (stat(dir, &sb) != 0)
+        rc = cli_error(cmd, "%s %s: cannot write into '%s': %s", flag, path, dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        rc = cli_error(cmd, "%s %s: cannot write into '%s': %s", flag, path, dir, strerror(ENOTDIR));
+    else if (access(dir, W_OK) != 0)
+        rc = cli_error(cmd, "%s %s: cannot write into '%s': %s", flag, path, dir, strerror(errno));
+    free(dir);
+    return rc;
+}
+
+int cli_net_usage(const char *cmd, const char *arch_s, const char *params_s, const char *seed_s, const char *param_s,
+                  cli_net_src *src)
+{
+    memset(src, 0, sizeof *src);
+    src->arch = arch_s;
+    src->params = params_s;
+    if (params_s && seed_s)
+        return cli_usage_error(cmd, "--params and --seed exclude each other (a saved network has its parameters; "
+                                    "--seed initialises a new one)");
+    if (!arch_s && !params_s)
+        return cli_usage_error(cmd, "--arch (with --seed) or --params is required (see 'ntk %s --help')", cmd);
+    if (seed_s && cli_parse_u64(cmd, "--seed", seed_s, &src->seed)) return 2;
+    src->has_seed = seed_s != NULL;
+    if (param_s) {
+        if (cli_parse_param(cmd, param_s, &src->param)) return 2;
+        src->has_param = 1;
+    }
+    return 0;
+}
+
+int cli_parse_arch(const char *cmd, const char *arch_s, ntk_arch **arch)
+{
+    char *spec = cli_arch_text(cmd, arch_s);
+    if (!spec) return 1;
+    ntk_error err;
+    ntk_status s = ntk_arch_parse(spec, arch, &err);
+    free(spec);
+    if (s) return cli_error(cmd, "--arch: %s", err.msg);
+    return 0;
+}
+
+/* The canonical spec of an architecture, malloc'd (NULL when out of memory). */
+static char *canon_spec(const ntk_arch *arch)
+{
+    size_t n = ntk_arch_format(arch, NULL, 0);
+    char *s = malloc(n + 1);
+    if (s) ntk_arch_format(arch, s, n + 1);
+    return s;
+}
+
+int cli_net_get(const char *cmd, const cli_net_src *src, size_t d_in, const char *xflag, const char *xpath,
+                ntk_net **net, ntk_linear **lin)
+{
+    ntk_error err;
+    *net = NULL;
+    if (lin) *lin = NULL;
+    ntk_arch *arch = NULL;
+    if (src->arch && cli_parse_arch(cmd, src->arch, &arch)) return 1;
+    int rc = 1;
+    if (!src->params) {
+        ntk_param p = src->has_param ? src->param : NTK_PARAM_NTK;
+        if (ntk_net_create(arch, d_in, p, net, &err) || ntk_net_init(*net, src->seed, &err)) {
+            cli_error(cmd, "--arch: %s", err.msg);
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
+    ntk_linear *l = NULL;
+    if (net_load_model(src->params, net, lin ? &l : NULL, &err)) {
+        cli_error(cmd, "--params: %s", err.msg);
+        goto done;
+    }
+    if (l) *lin = l;
+    const ntk_net *nn = l ? ntk_linear_base(l) : *net;
+    if (arch) {
+        char *given = canon_spec(arch), *saved = canon_spec(ntk_net_arch(nn));
+        int same = given && saved && !strcmp(given, saved);
+        if (!same)
+            cli_error(cmd, "--arch %s differs from the architecture saved in %s: %s (drop --arch to use the saved one)",
+                      given ? given : "?", src->params, saved ? saved : "?");
+        free(given);
+        free(saved);
+        if (!same) goto fail;
+    }
+    if (src->has_param && src->param != ntk_net_param(nn)) {
+        cli_error(cmd, "--param %s differs from the parameterization saved in %s (%s)",
+                  src->param == NTK_PARAM_STANDARD ? "standard" : "ntk", src->params,
+                  ntk_net_param(nn) == NTK_PARAM_STANDARD ? "standard" : "ntk");
+        goto fail;
+    }
+    if (ntk_net_n_inputs(nn) != d_in) {
+        cli_error(cmd, "%s %s has %zu column%s but the network in %s takes %zu input%s", xflag, xpath, d_in,
+                  d_in == 1 ? "" : "s", src->params, ntk_net_n_inputs(nn), ntk_net_n_inputs(nn) == 1 ? "" : "s");
+        goto fail;
+    }
+    rc = 0;
+    goto done;
+fail:
+    ntk_net_free(*net);
+    *net = NULL;
+    if (lin) {
+        ntk_linear_free(*lin);
+        *lin = NULL;
+    }
+done:
+    ntk_arch_free(arch);
+    return rc;
+}
+
+/* Splits a comma list into at most `max` items (in place); -1 if more. */
+static int split_list(char *s, char **items, int max)
+{
+    int n = 0;
+    char *p = s;
+    for (;;) {
+        if (n == max) return -1;
+        items[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c) break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
+int cli_get_outputs(const char *cmd, const char *get_s, const char *out_s, char *buf, size_t bufsize,
+                    const char **out_ntk, const char **out_nngp)
+{
+    *out_ntk = *out_nngp = NULL;
+    char getbuf[64];
+    snprintf(getbuf, sizeof getbuf, "%s", get_s ? get_s : "ntk");
+    if (strlen(out_s) >= bufsize) return cli_usage_error(cmd, "--out: value too long");
+    snprintf(buf, bufsize, "%s", out_s);
+    char *gets[3], *outs[3];
+    int ng = split_list(getbuf, gets, 2), no = split_list(buf, outs, 2);
+    if (ng < 0 || (get_s && strlen(get_s) >= sizeof getbuf))
+        return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
+    for (int k = 0; k < ng; k++)
+        if (strcmp(gets[k], "ntk") && strcmp(gets[k], "nngp"))
+            return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
+    if (no != ng)
+        return cli_usage_error(cmd, "--out: %d file%s for %d kernel%s in --get (give one file per kernel, comma separated)",
+                               no < 0 ? 3 : no, no == 1 ? "" : "s", ng, ng == 1 ? "" : "s");
+    for (int k = 0; k < ng; k++) {
+        if (!*outs[k]) return cli_usage_error(cmd, "--out: empty file name");
+        if (!strcmp(gets[k], "ntk") && !*out_ntk) *out_ntk = outs[k];
+        else if (!strcmp(gets[k], "nngp") && !*out_nngp) *out_nngp = outs[k];
+        else return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
+    }
+    if (*out_ntk && *out_nngp && !strcmp(*out_ntk, *out_nngp))
+        return cli_usage_error(cmd, "--out: the NTK and NNGP files must differ");
+    return 0;
+}
+
+int cli_write_matrix(const char *cmd, const char *path, const double *data, size_t rows, size_t cols)
+{
+    ntk_error err;
+    if (ntk_io_write(path, data, rows, cols, 2, &err)) return cli_error(cmd, "%s", err.msg);
+    return 0;
+}

@@ -1,0 +1,113 @@
+/*
+ * cmd_features.c — `ntk features`: the feature map of a finite network, the
+ * Jacobian J = ∂f/∂θ of its outputs on a set of points ((N·k) x P, row
+ * i·k + a = ∂f_a(x_i)/∂θ; include/ntk.h, "feature map and empirical
+ * kernels"). J·Jᵀ is the full empirical NTK.
+ */
+#include "args.h"
+#include "cli.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *FEATURES_HELP =
+    "usage: ntk features (--arch SPEC [--seed S] | --params FILE.npz) --x FILE --out FILE [options]\n"
+    "\n"
+    "The feature map ϕ(x) = ∂f(x)/∂θ of a finite network on the rows of X (N x d):\n"
+    "the Jacobian J, (N·k) x P (k outputs, P parameters), row i·k+a = ∂f_a(x_i)/∂θ,\n"
+    "with θ ordered as in the saved dense<l>.W (row-major) then dense<l>.b, layer by\n"
+    "layer. J·Jᵀ is the full empirical NTK of 'ntk empirical --full'.\n"
+    "\n"
+    "  --arch SPEC       the network (or @FILE); with --params optional, and then it\n"
+    "                    must equal the saved architecture\n"
+    "  --seed S          initial parameters from seed S (default 0): the θ0 of\n"
+    "                    'ntk train --seed S'\n"
+    "  --params FILE     a network saved by 'ntk train' instead (excludes --seed); for\n"
+    "                    a linearized model, the Jacobian at θ0 (its feature map)\n"
+    "  --x FILE          inputs, one point per row (.npy or .csv)\n"
+    "  --out FILE        the Jacobian (.npy or .csv)\n"
+    "  --max-gb G        refuse a Jacobian over G GiB (default 4)\n"
+    "  --param P         ntk (default) or standard parameterization\n"
+    "  --threads N       worker threads (default: all cores); results do not depend on it\n"
+    "  --quiet           no summary line on stderr\n"
+    "\n"
+    "example:\n"
+    "  ntk features --arch 'dense(64,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)' \\\n"
+    "               --seed 3 --x x.npy --out jacobian.npy\n";
+
+int cmd_features(int argc, char **argv)
+{
+    const char *cmd = "features";
+    const char *arch_s = NULL, *x_s = NULL, *out_s = NULL, *seed_s = NULL, *params_s = NULL, *maxgb_s = NULL,
+               *param_s = NULL, *threads_s = NULL;
+    int quiet = 0;
+    const cli_opt opts[] = {
+        {"--arch", 1, &arch_s, NULL},     {"--x", 1, &x_s, NULL},
+        {"--out", 1, &out_s, NULL},       {"--seed", 1, &seed_s, NULL},
+        {"--params", 1, &params_s, NULL}, {"--max-gb", 1, &maxgb_s, NULL},
+        {"--param", 1, &param_s, NULL},   {"--threads", 1, &threads_s, NULL},
+        {"--quiet", 0, NULL, &quiet},     {NULL, 0, NULL, NULL},
+    };
+    int r = cli_parse_args(cmd, argc, argv, opts);
+    if (r == 1) { fputs(FEATURES_HELP, stdout); return 0; }
+    if (r) return r;
+    cli_net_src src;
+    if (cli_net_usage(cmd, arch_s, params_s, seed_s, param_s, &src)) return 2;
+    if (!x_s) return cli_usage_error(cmd, "--x is required");
+    if (!out_s) return cli_usage_error(cmd, "--out is required");
+    double max_gb = 4;
+    if (maxgb_s && cli_parse_double(cmd, "--max-gb", maxgb_s, 0, 1, INFINITY, 0, &max_gb)) return 2;
+    long v;
+    if (threads_s) {
+        if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
+        cli_set_threads((int)v);
+    }
+    if (cli_check_out(cmd, "--out", out_s, CLI_OUT_MATRIX)) return 1;
+
+    int rc = 1;
+    ntk_matrix x = {0};
+    ntk_net *net = NULL;
+    ntk_linear *lin = NULL;
+    double *J = NULL;
+    ntk_error err;
+    if (cli_read_matrix(cmd, "--x", x_s, NULL, &x)) goto done;
+    if (cli_net_get(cmd, &src, x.cols, "--x", x_s, &net, &lin)) goto done;
+    const ntk_net *nn = lin ? ntk_linear_base(lin) : net;
+    size_t N = x.rows, k = ntk_net_n_outputs(nn), P = ntk_net_n_params(nn);
+    size_t bytes = ntk_net_jacobian_bytes(nn, N);
+    double gib = (double)bytes / (double)(1u << 30);
+    if (bytes == SIZE_MAX || gib > max_gb) {
+        if (bytes == SIZE_MAX)
+            cli_error(cmd, "the Jacobian of %zu points (%zu outputs x %zu parameters each) is too large to address", N,
+                      k, P);
+        else
+            cli_error(cmd,
+                      "the Jacobian of %zu points is %zu x %zu doubles = %zu bytes (%.3g GiB), over --max-gb %g "
+                      "(raise --max-gb, or use fewer points or a smaller network)",
+                      N, N * k, P, bytes, gib, max_gb);
+        goto done;
+    }
+    if (!(J = malloc(bytes ? bytes : 1))) {
+        cli_error(cmd, "out of memory for the %zu x %zu Jacobian (%.3g GiB)", N * k, P, gib);
+        goto done;
+    }
+    double t0 = cli_now();
+    if (ntk_net_jacobian(nn, x.data, N, J, 0, &err)) {
+        cli_error(cmd, "%s", err.msg);
+        goto done;
+    }
+    double t1 = cli_now();
+    if (cli_write_matrix(cmd, out_s, J, N * k, P)) goto done;
+    if (!quiet)
+        fprintf(stderr, "ntk features: Jacobian %zu x %zu (%zu points, k = %zu, %zu parameters) in %.3f s -> %s\n",
+                N * k, P, N, k, P, t1 - t0, out_s);
+    rc = 0;
+done:
+    free(J);
+    ntk_net_free(net);
+    ntk_linear_free(lin);
+    ntk_matrix_free(&x);
+    return rc;
+}
