@@ -101,6 +101,9 @@ typedef struct {
     const char *columns;  /* NULL = all; else a comma list of 1-based
                              indices, ranges "3-7", or CSV header names
                              (applies to .npy too, indices only)          */
+    size_t max_rows;      /* 0 = all; else only the first max_rows rows
+                             (every format; IDX stops reading there, .npy
+                             and .csv are read whole and then cut)        */
 } ntk_read_opts;
 
 ntk_read_opts ntk_read_opts_default(void);
@@ -112,6 +115,17 @@ ntk_read_opts ntk_read_opts_default(void);
  * is not checked for NaN/Inf (see ntk_check_finite). */
 ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts,
                        ntk_matrix *out, ntk_error *err);
+
+/* IDX files (MNIST, Fashion-MNIST) are read by ntk_io_read too, chosen by
+ * name: "*.idx", "*-idx<N>-ubyte" or "*.idx<N>-ubyte", each optionally
+ * gzip'd ("train-images-idx3-ubyte.gz"). Format: magic 00 00 <type> <ndim>,
+ * ndim big-endian u32 dimensions, then the elements big-endian; types 0x08
+ * u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64. The first dimension
+ * is the rows, the others are flattened: N×28×28 images → N × 784, a 1-D
+ * labels file → N × 1 (ndim 1). Values are not scaled (pixels stay 0..255).
+ * A truncated, corrupt or mis-sized file (bad gzip data, wrong magic, data
+ * shorter or longer than the dimensions say) is NTK_E_FORMAT with the path.
+ * opts->columns selects columns by index as for .npy. IDX is read-only. */
 
 /* Writes a matrix by extension (".npy" as <f8 version 1.0, C order; ".csv"
  * with %.17g). ndim == 1 writes a 1-D array (CSV: one value per line).
@@ -248,6 +262,9 @@ const ntk_layer *ntk_arch_layer(const ntk_arch *arch, size_t i);
 /* The canonical spec string (every argument explicit). Returns the length
  * it needs (like snprintf). */
 size_t ntk_arch_format(const ntk_arch *arch, char *buf, size_t n);
+/* A copy in which every dense layer but the last has the given width (the
+ * hidden widths of a width sweep; the output width k is kept). */
+ntk_status ntk_arch_set_hidden_width(const ntk_arch *arch, size_t width, ntk_arch **out, ntk_error *err);
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -503,8 +520,9 @@ size_t ntk_predictor_n_outputs(const ntk_predictor *p);
 
 /* Predictions at n_times times (INFINITY allowed; t ≥ 0). kxt: the
  * test × train kernel (M × N, same kind as kxx, no ridge), or NULL for the
- * training points themselves (M = N). f0t: M × k initial outputs (NULL = 0;
- * ignored for the training points, which use the f0 given at creation).
+ * training points themselves (then M must be N, else NTK_E_SHAPE). f0t:
+ * M × k initial outputs (NULL = 0; ignored for the training points, which
+ * use the f0 given at creation).
  * out: n_times × M × k. The product Θ(x*,X)·V is formed once per call, so
  * each further time costs O(M·N·k). */
 ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, const double *f0t,
@@ -521,6 +539,175 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
 ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, const double *nngp_xx,
                            const double *nngp_xt, const double *nngp_tt, int diag_only, double t, double *cov,
                            ntk_error *err);
+
+/* ---------------------------------------------------------------- kernel models (fit once, predict many)
+ *
+ * A model holds what predictions at new points need, so that predicting
+ * costs only the test × train kernel and a product: the training data X
+ * (N × d, after the input scale) and Y (N × k), the factorization of the
+ * regularized training kernel K_reg = K + ridge (eigenvalues λ, eigenvectors
+ * V, c = Vᵀ·Y) and α = K_reg⁻¹·Y (t = ∞, by Cholesky), and for variances of
+ * an NTK model the train NNGP K(X,X). Predictions are the infinite-ensemble
+ * mean (f0 = 0) of the formulas under "predictions" above:
+ *   f_t(x*) = K(x*,X)·V·diag(g_t(λ))·c,  g_t(λ) = (1 − e_t(λ))/λ;
+ *   f_∞(x*) = K(x*,X)·α;
+ * and, with variances, the diagonal of ntk_predict_cov's covariance (for an
+ * NNGP model at t = ∞: the GP posterior variance). The kernel is the NTK
+ * (the ensemble of networks trained by gradient descent / flow) or the
+ * NNGP (Bayesian inference, or training only the last layer).
+ *
+ *     ntk_model_opts o = ntk_model_opts_default();    // NTK, η = 1, no ridge
+ *     ntk_model *m = NULL;
+ *     double t = INFINITY;
+ *     if (ntk_model_fit(arch, &o, x, N, d, y, k, &m, &err) ||
+ *         ntk_model_save(m, "model.npz", &err)) ...
+ *     ...
+ *     if (ntk_model_load("model.npz", &m, &err) ||
+ *         ntk_model_predict(m, xt, M, d, &t, 1, mean, NULL, &err)) ...
+ *     ntk_model_free(m);
+ *
+ * The file is an .npz archive NumPy reads: "arch.txt" (canonical spec),
+ * "meta.txt" (key = value lines: format = ntk-model 1, ntk_version, kernel,
+ * param, lr, ridge, ridge_mode, discrete, auto_jitter, input_scale, d, N, k,
+ * eigen, cholesky, jitter, ridge_added, lambda_min, lambda_max, n_clipped,
+ * checksum, fit_checksum) and the float64 arrays "x" (N, d), "y" (N, k),
+ * "eigenvalues" (N,), "eigenvectors" (N, N; column j is eigenvector j),
+ * "c" (N, k), "alpha" (N, k) when the Cholesky factorization succeeded, and
+ * "nngp_xx" (N, N) for an NTK model with its eigendecomposition. checksum
+ * is FNV-1a 64 (hex) over the little-endian bytes of x then y; fit_checksum
+ * covers the other arrays and the meta values. Loading recomputes both and
+ * refuses a file whose data or fit was changed.
+ */
+typedef enum { NTK_MODEL_NTK = 0, NTK_MODEL_NNGP = 1 } ntk_model_kernel;
+
+typedef struct {
+    ntk_model_kernel kernel;   /* NTK (default) or NNGP                          */
+    ntk_param param;           /* default parameterization of dense layers       */
+    double lr;                 /* η > 0 (default 1): the time scale of g_t        */
+    double ridge;              /* ≥ 0 (default 0)                                 */
+    ntk_ridge_mode ridge_mode; /* relative (default): + ridge·tr(K)/N; absolute   */
+    int discrete;              /* 1: t counts GD steps; 0: gradient flow          */
+    int auto_jitter;           /* 1: add the smallest jitter that makes the
+                                  Cholesky factorization succeed (as
+                                  ntk_predict_opts.auto_jitter)                   */
+    int inf_only;              /* 1: Cholesky only, no eigendecomposition (N³/3
+                                  instead of ~4N³ flops, no N×N arrays stored):
+                                  only t = ∞ means; no finite times, no variances */
+    double input_scale;        /* > 0 (default 1): every input (training and
+                                  test) is multiplied by it before the kernel,
+                                  e.g. 1/255 for 8-bit pixels                     */
+    int threads;               /* 0 = default; kernel threads (not saved)         */
+} ntk_model_opts;
+
+ntk_model_opts ntk_model_opts_default(void);
+
+typedef struct ntk_model ntk_model;
+
+typedef struct {
+    size_t n_train, n_inputs, n_outputs; /* N, d, k                                     */
+    ntk_model_opts opts;                 /* as fitted (threads: the current setting)    */
+    int has_eigen;                       /* finite times and variances available       */
+    ntk_predict_info factor;             /* λ_min/λ_max (NaN without the eigen-
+                                            decomposition), clipped, ridge, jitter,
+                                            cholesky_ok (t = ∞ available)               */
+    double kernel_seconds;               /* time to compute the training kernel(s)     */
+    double factor_seconds;               /* time to factorize (0 for a loaded model)   */
+    uint64_t checksum;                   /* FNV-1a 64 of x and y                       */
+} ntk_model_info;
+
+/* Computes the training kernel of `arch` on x (N × d, before input_scale)
+ * and factorizes it for targets y (N × k). x and y are checked for NaN/Inf
+ * ("training inputs" / "targets" with row and column). A kernel with an
+ * eigenvalue below −100·N·ε·λ_max is refused as not positive semidefinite
+ * (NTK_E_NUMERIC naming the smallest eigenvalue); with inf_only, a
+ * failed Cholesky factorization is refused too (add a ridge or jitter).
+ * Without inf_only a failed Cholesky only makes t = ∞ unavailable
+ * (info.factor.cholesky_ok = 0). Everything is copied. */
+ntk_status ntk_model_fit(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
+                         const double *y, size_t k, ntk_model **out, ntk_error *err);
+/* Writes the .npz described above, atomically (ntk_npz_write). */
+ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err);
+/* Reads and checks a model: format, meta values, spec, every array's
+ * shape, and both checksums ("<path>: the training data does not match its
+ * checksum (the file was modified)"). NTK_E_FORMAT for a bad file, NTK_E_IO
+ * for an unreadable one. */
+ntk_status ntk_model_load(const char *path, ntk_model **out, ntk_error *err);
+void ntk_model_free(ntk_model *m);
+void ntk_model_get_info(const ntk_model *m, ntk_model_info *info);
+const ntk_arch *ntk_model_arch(const ntk_model *m);
+/* Kernel threads for later predictions (0 = default). */
+void ntk_model_set_threads(ntk_model *m, int threads);
+/* Replaces the input scale applied to test points (> 0; the training
+ * points keep the one they were fitted with). */
+ntk_status ntk_model_set_input_scale(ntk_model *m, double scale, ntk_error *err);
+
+/* The infinite-ensemble mean at n_times times (t ≥ 0; INFINITY needs the
+ * Cholesky factorization, finite times the eigendecomposition; discrete
+ * models need whole steps) for the M test points xt (M × d, d must be the
+ * model's; before input_scale). mean: n_times × M × k, time-major (entry
+ * (ti·M + i)·k + a). var (NULL = not wanted): n_times × M predictive
+ * variances (the diagonal of ntk_predict_cov with K(x*,x*), K(x*,X) and the
+ * stored K(X,X)); needs the eigendecomposition. Test points are processed
+ * in blocks, so memory stays O(block·N) whatever M is. */
+ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, size_t d, const double *times,
+                             size_t n_times, double *mean, double *var, ntk_error *err);
+
+/* ---------------------------------------------------------------- the equivalence experiment
+ *
+ * For each hidden width w: a finite network at θ0 (seeded) is trained by
+ * full-batch gradient descent (η, T steps); its linearization at θ0 is
+ * trained the same way; the kernel prediction with the network's own Θ̂0
+ * and f0 (discrete GD closed form) and the infinite-width prediction
+ * (analytic NTK, ensemble mean f0 = 0, ± 2σ from the NNGP ensemble
+ * covariance) are computed at the same checkpoints. Theory: the gaps
+ * network–linearization, network–kernel prediction and the kernel drift
+ * ‖Θ̂_t − Θ̂_0‖/‖Θ̂_0‖ shrink like w^(−1/2) (and ‖Θ̂_0 − Θ‖/‖Θ‖ too).
+ */
+typedef struct {
+    const size_t *widths;       /* hidden widths (default 64, 256, 1024, 4096) */
+    size_t n_widths;
+    double lr;                  /* η; 0 = n/λ_max(Θ), half the largest stable  */
+    size_t steps;               /* T (default 1000)                            */
+    const size_t *checkpoints;  /* steps to report (default T/100, T/10, T)    */
+    size_t n_checkpoints;
+    uint64_t seed;
+    ntk_param param;
+    int threads;
+} ntk_compare_opts;
+
+ntk_compare_opts ntk_compare_opts_default(void);
+
+/* One (width, checkpoint) row. Losses are L = (1/2n)Σ(f − y)²; gaps are
+ * RMS differences over the test points (NaN where not available). */
+typedef struct {
+    size_t width, step;
+    double train_net, train_lin, train_kernel, train_inf;
+    double test_net, test_lin, test_kernel, test_inf;     /* NaN without test targets */
+    double gap_lin, gap_kernel, gap_inf;                  /* network vs linearization, vs Θ̂0 prediction, vs ∞ mean */
+    double gap_ntk;     /* network vs the analytic-NTK prediction from the network's own f0 */
+    double drift;                                         /* ‖Θ̂_t − Θ̂_0‖_F/‖Θ̂_0‖_F on the training points */
+    double dist0;                                         /* ‖Θ̂_0 − Θ‖_F/‖Θ‖_F on the training points */
+} ntk_compare_row;
+
+typedef struct {
+    size_t n_widths, n_checkpoints, steps, M, k;
+    size_t *widths, *checkpoints;
+    double lr;                   /* η used */
+    double lr_max;               /* 2n/λ_max(Θ) */
+    ntk_compare_row *rows;       /* n_widths × n_checkpoints, width-major */
+    /* fitted log–log slopes against width at the last checkpoint:
+     * gap_lin, gap_kernel, gap_inf, drift, dist0, gap_ntk */
+    double slope[6];
+    double *f_net, *f_lin;       /* n_widths × M × k: test outputs at T */
+    double *inf_mean, *inf_std;  /* M × k and M: infinite-width mean and σ at T */
+    double *loss_net;            /* n_widths × (T+1): training loss per step */
+    double *loss_inf;            /* T+1: infinite-width mean's training loss */
+} ntk_compare_result;
+
+ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
+                       const double *y, size_t k, const double *xt, size_t M, const double *yt,
+                       ntk_compare_result **out, ntk_error *err);
+void ntk_compare_free(ntk_compare_result *r);
 
 #ifdef __cplusplus
 }

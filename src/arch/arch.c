@@ -506,3 +506,26 @@ size_t ntk_arch_format(const ntk_arch *arch, char *buf, size_t n)
     }
     return len;
 }
+
+ntk_status ntk_arch_set_hidden_width(const ntk_arch *arch, size_t width, ntk_arch **out, ntk_error *err)
+{
+    ntk_error_clear(err);
+    *out = NULL;
+    if (!arch || arch->n == 0) return ntk_fail(err, NTK_E_INVAL, "no architecture");
+    if (width == 0 || width > 1000000000) return ntk_fail(err, NTK_E_INVAL, "width must be in [1, 1e9], got %zu", width);
+    ntk_arch *A = calloc(1, sizeof *A);
+    if (A) A->layers = malloc(arch->n * sizeof *A->layers);
+    if (!A || !A->layers) {
+        ntk_arch_free(A);
+        return ntk_fail(err, NTK_E_NOMEM, "out of memory");
+    }
+    memcpy(A->layers, arch->layers, arch->n * sizeof *A->layers);
+    A->n = arch->n;
+    size_t last = arch->n;
+    for (size_t i = 0; i < arch->n; i++)
+        if (arch->layers[i].kind == NTK_LAYER_DENSE) last = i;
+    for (size_t i = 0; i < arch->n; i++)
+        if (A->layers[i].kind == NTK_LAYER_DENSE && i != last) A->layers[i].width = width;
+    *out = A;
+    return NTK_OK;
+}

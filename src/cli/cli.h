@@ -79,6 +79,23 @@ int cli_net_get(const char *cmd, const cli_net_src *src, size_t d_in, const char
 
 int cmd_kernel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+/* Runs ntk_compare and reports it (table on stdout unless quiet, CSV and
+ * plots in out_dir). plot_x: M abscissae for the function plot;
+ * plot_train_x: N abscissae of the training points, or NULL. 0 or 1. */
+int cli_compare_report(const char *cmd, const ntk_arch *arch, const ntk_compare_opts *co, const double *x, size_t N,
+                       size_t d, const double *y, size_t k, const double *xt, size_t M, const double *yt,
+                       const double *plot_x, const double *plot_train_x, const char *xlabel, const char *out_dir,
+                       int quiet);
+int cmd_fit(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+/* --scale S: a number > 0 or a fraction "A/B" (1/255). 0, or 2 after a
+ * usage error. */
+int cli_parse_scale(const char *cmd, const char *s, double *out);
+/* Class labels: y must be one column of whole numbers 0 .. 65535; sets the
+ * number of classes (max label + 1). 0, or 1 after an error naming the
+ * flag, file and row. */
+int cli_labels(const char *cmd, const char *flag, const char *path, const ntk_matrix *y, size_t *n_classes);
 int cmd_train(int argc, char **argv);
 int cmd_empirical(int argc, char **argv);
 int cmd_features(int argc, char **argv);

@@ -15,7 +15,7 @@
 #include "core/internal.h"
 #include "kernel/kernel_internal.h"
 
-#include <cblas.h>
+#include "core/blas.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,10 +229,9 @@ ntk_status ntk_kernel(const ntk_arch *arch, const ntk_kernel_opts *opts, const d
     double *G = nngp ? nngp : ntk;
     double alpha = 1.0 / (double)d;
     if (sym) {
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n1, (int)d, alpha, x1, (int)d, 0.0, G,
-                    (int)n1);
+        ntk_dsyrk_upper((int)n1, (int)d, alpha, x1, (int)d, 0.0, G, (int)n1);
     } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n1, (int)n2, (int)d, alpha, x1, (int)d,
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)n1, (int)n2, (int)d, alpha, x1, (int)d,
                     x2, (int)d, 0.0, G, (int)n2);
         g0 = malloc((n1 + n2) * sizeof *g0);
         if (!g0) {

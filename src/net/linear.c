@@ -13,7 +13,7 @@
 #include "core/internal.h"
 #include "net/linear_internal.h"
 
-#include <cblas.h>
+#include "core/blas.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,11 +133,11 @@ ntk_status lin_forward(const ntk_linear *lin, lin_work *w, const double *x, size
             beta = 1.0;
         }
         /* Ż += w_mult·H Ẇᵀ  (n × n_out) */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, h,
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, h,
                     (int)D->n_in, w->dtheta + D->w_offset, (int)D->n_in, beta, zt, (int)D->n_out);
         /* Ż += w_mult·Ḣ W0ᵀ */
         if (th)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, th,
+            ntk_dgemm(CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, th,
                         (int)D->n_in, theta0 + D->w_offset, (int)D->n_in, 1.0, zt, (int)D->n_out);
         th = zt;
         cur ^= 1;

@@ -10,7 +10,7 @@
 #include "core/internal.h"
 #include "net/net_internal.h"
 
-#include <cblas.h>
+#include "core/blas.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +230,7 @@ ntk_status ntk_net_forward(const ntk_net *net, ntk_net_work *w, const double *x,
                 for (size_t r = 0; r < n; r++)
                     for (size_t c = 0; c < D->n_out; c++) z[r * D->n_out + c] = D->b_mult * b[c];
             }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, h,
+            ntk_dgemm(CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, h,
                         (int)D->n_in, W, (int)D->n_in, D->has_bias ? 1.0 : 0.0, z, (int)D->n_out);
         } else {
             size_t m = n * N->n_out;
@@ -284,7 +284,7 @@ ntk_status net_backward_hook(const ntk_net *net, ntk_net_work *w, const double *
         if (on_dense) on_dense(ctx, N->dense_index, g, h, n);
         if (grad) {
             /* ∂W (n_out × n_in) = w_mult·gᵀ h */
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D->n_out, (int)D->n_in, (int)n, D->w_mult, g,
+            ntk_dgemm(CblasTrans, CblasNoTrans, (int)D->n_out, (int)D->n_in, (int)n, D->w_mult, g,
                         (int)D->n_out, h, (int)D->n_in, 0.0, grad + D->w_offset, (int)D->n_in);
             if (D->has_bias) {
                 double *gb = grad + D->b_offset;
@@ -296,7 +296,7 @@ ntk_status net_backward_hook(const ntk_net *net, ntk_net_work *w, const double *
         }
         if (ii > 0) {
             /* ∂h (n × n_in) = w_mult·g W */
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)D->n_in, (int)D->n_out, D->w_mult, g,
+            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)n, (int)D->n_in, (int)D->n_out, D->w_mult, g,
                         (int)D->n_out, net->theta + D->w_offset, (int)D->n_in, 0.0, gn, (int)D->n_in);
             double *t = g;
             g = gn;

@@ -210,7 +210,12 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
     size_t N = p->N, k = p->k;
     ntk_status s;
     if ((s = check_times(p, times, n_times, err))) return s;
-    if (!kxt) M = N;
+    /* without kxt the rows are the N training points: a different M means
+     * the caller sized `out` for something else */
+    if (!kxt && M != N)
+        return ntk_fail(err, NTK_E_SHAPE,
+                        "no test-train kernel given, so the predictions are for the %zu training points, but M = %zu",
+                        N, M);
     if (M == 0) return ntk_fail(err, NTK_E_SHAPE, "no test points");
     if (kxt && (s = ntk_check_finite(kxt, M, N, "test-train kernel", err))) return s;
     if (kxt && f0t && (s = ntk_check_finite(f0t, M, k, "initial test outputs", err))) return s;
@@ -263,11 +268,12 @@ ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, 
     size_t N = p->N;
     ntk_status s;
     if ((s = check_times(p, &t, 1, err))) return s;
-    if (!kxt || !nngp_xx || !nngp_xt || !nngp_tt || M == 0) return ntk_fail(err, NTK_E_INVAL, "missing kernel blocks");
+    if (!kxt || !nngp_xx || !nngp_xt || !nngp_tt) return ntk_fail(err, NTK_E_INVAL, "missing kernel blocks");
+    if (M == 0) return ntk_fail(err, NTK_E_SHAPE, "no test points");
     if ((s = ntk_check_finite(kxt, M, N, "test-train kernel", err)) ||
         (s = ntk_check_finite(nngp_xx, N, N, "train NNGP", err)) ||
         (s = ntk_check_finite(nngp_xt, M, N, "test-train NNGP", err)) ||
-        (s = ntk_check_finite(nngp_tt, diag_only ? M : M * M, 1, "test NNGP", err)))
+        (s = ntk_check_finite(nngp_tt, M, diag_only ? 1 : M, "test NNGP", err)))
         return s;
     size_t bytes;
     if (ntk_mul_size(M, N, sizeof(double), &bytes)) return ntk_fail(err, NTK_E_NOMEM, "too large");

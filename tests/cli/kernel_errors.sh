@@ -196,7 +196,7 @@ expect_error "--out with an empty name" 2 "$O" "--out: empty file name" \
     -- kernel --arch "$A" --x1 "$X" --out "$O," --get ntk,nngp
 expect_error "--out same file twice" 2 "$O" "must differ" -- kernel --arch "$A" --x1 "$X" --out "$O,$O" --get ntk,nngp
 expect_error "--diag with --x2" 2 "$O" "--diag" "--x1" -- kernel --arch "$A" --x1 "$X" --x2 "$X" --out "$O" --diag
-expect_error "demo: bad --n" 2 - "ntk demo: --n" "'1'" -- demo --n 1
+expect_error "demo: bad --steps" 2 - "ntk demo: --steps" "'0'" -- demo --steps 0
 expect_error "demo: unknown option" 2 - "ntk demo: unknown option '--m'" -- demo --m 5
 
 # ------------------------------------------------------------ bad input: exit 1
@@ -275,7 +275,7 @@ if [ -r "$src" ]; then
 fi
 expect_help "ntk kernel --help" "usage: ntk kernel" "${kernel_flags[@]}" -- kernel --help
 expect_help "ntk kernel -h (after other options)" "usage: ntk kernel" -- kernel --arch "$A" -h
-demo_flags=(--arch --n --param --threads)
+demo_flags=(--arch --widths --steps --seed --out-dir --threads)
 src="${NTK_TEST_DIR:-}/../src/cli/cmd_demo.c"
 if [ -r "$src" ]; then
     while read -r f; do demo_flags+=("$f"); done < <(grep -o '{"--[a-z0-9-]*"' "$src" | tr -d '{"')

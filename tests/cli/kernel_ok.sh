@@ -4,7 +4,7 @@
 # runs, results independent of --threads (bitwise), --diag equal to the
 # diagonal of the full kernel, --x2 = X1 equal to the symmetric run, an --x2
 # block equal to the off-diagonal block of the stacked inputs, column
-# selection by name and index, --arch @FILE, --param, and `ntk demo`.
+# selection by name and index, --arch @FILE, --param.
 #
 # Run by ctest with NTK_BIN (the binary), NTK_TEST_DIR (tests/ in the
 # source tree) and TMPDIR (a scratch folder). Ends with "N passed, M failed".
@@ -306,22 +306,7 @@ run "--numeric" kernel --arch "$A" --x1 "$X" --numeric --out "$W/q.csv" --quiet 
 run "--numeric --quad-degree 40" kernel --arch "$A" --x1 "$X" --numeric --quad-degree 40 --out "$W/q40.csv" --quiet &&
     close_csv "--quad-degree 40 = closed form (1e-6)" "$W/q40.csv" "$W/full_ntk.csv" 1e-6
 
-# ------------------------------------------------------------ demo
-
-if run "demo --n 64" demo --n 64 --threads 2; then
-    check "demo: header line" "$(head -3 "$W/stdout")" has_text "$W/stdout" "on 64 points of the unit circle"
-    if grep -qE "^  NTK spectrum: largest eigenvalue [0-9.e+-]+, smallest [0-9.e+-]+, condition number" "$W/stdout"; then
-        record ok "demo: spectrum line"
-    else
-        record bad "demo: spectrum line" "$(cat "$W/stdout")"
-    fi
-fi
-if run "demo --arch @file" demo --n 32 --arch "@$W/net.spec" --param standard; then
-    check "demo: spec from file, canonical form" "$(grep network "$W/stdout")" has_text "$W/stdout" \
-        "network:        dense(64,w_std=1.5,b_std=0.05),relu,dense(64,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)"
-    check "demo: --param standard" "$(grep parameterization "$W/stdout")" \
-        has_text "$W/stdout" "parameterization: standard"
-fi
+# (ntk demo is tested in tests/cli/compare.sh)
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]

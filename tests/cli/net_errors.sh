@@ -200,7 +200,7 @@ expect_error "train: unknown option, no suggestion" 2 "$S" "unknown option '--fr
 expect_error "train: positional argument" 2 "$S" "unexpected argument" -- "${T[@]}" --lr 1 --steps 1 extra
 expect_error "unknown command, suggestion" 2 - "ntk: unknown command 'trian' (did you mean 'train'?)" -- trian
 expect_error "unknown command, suggestion (empirical)" 2 - "did you mean 'empirical'?" -- empirica
-expect_error "unknown command lists the commands" 2 - "kernel, empirical, features, train, apply, demo" -- frobnicate
+expect_error "unknown command lists the commands" 2 - "kernel, empirical, features, train, apply," -- frobnicate
 
 E1=(empirical --arch "$A" --x1 "$X" --out "$O")
 expect_error "empirical: no network" 2 "$O" "ntk empirical: --arch (with --seed) or --params is required" \

@@ -1,0 +1,254 @@
+/*
+ * plot.c — the equivalence experiment's figures with PLplot (cairo PNG and
+ * SVG drivers): (a) the test-set function of each width against the
+ * infinite-width NTK mean ± 2σ, (b) gaps and kernel drift against width on
+ * log–log axes with fitted slopes, (c) training-loss curves.
+ * Each figure is drawn once per format into a temporary file, then renamed.
+ */
+#include "plot.h"
+
+#include <math.h>
+#include <plplot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* palette: 0 background, 1 axes/text, 2.. series */
+static const int PAL[][3] = {{255, 255, 255}, {0, 0, 0},    {31, 119, 180}, {255, 127, 14}, {44, 160, 44},
+                             {214, 39, 40},   {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+                             {188, 189, 34},  {23, 190, 207},  {200, 200, 200}};
+#define NPAL ((int)(sizeof PAL / sizeof PAL[0]))
+
+static int begin(const char *dev, const char *file)
+{
+    plsdev(dev);
+    plsfnam(file);
+    plspage(0, 0, 960, 640, 0, 0);
+    plscmap0n(NPAL);
+    for (int i = 0; i < NPAL; i++) plscol0(i, PAL[i][0], PAL[i][1], PAL[i][2]);
+    plinit();
+    plfontld(1);
+    plschr(0, 0.9);
+    return 0;
+}
+
+static int series_color(size_t i) { return 2 + (int)(i % 9); }
+
+typedef void (*draw_fn)(const void *ctx);
+
+/* Draws into PATH.png and PATH.svg via temporary files. Returns 0 or -1. */
+static int render(const char *base, draw_fn draw, const void *ctx, char *err, size_t errn)
+{
+    static const char *devs[2] = {"pngcairo", "svgcairo"};
+    static const char *exts[2] = {"png", "svg"};
+    for (int f = 0; f < 2; f++) {
+        char final[4096], tmp[4200];
+        snprintf(final, sizeof final, "%s.%s", base, exts[f]);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%s", base, (long)getpid(), exts[f]);
+        begin(devs[f], tmp);
+        draw(ctx);
+        plend();
+        FILE *t = fopen(tmp, "rb");
+        long sz = -1;
+        if (t) {
+            fseek(t, 0, SEEK_END);
+            sz = ftell(t);
+            fclose(t);
+        }
+        if (sz <= 0) {
+            remove(tmp);
+            snprintf(err, errn, "%s: the plot could not be written (PLplot %s driver)", final, devs[f]);
+            return -1;
+        }
+        if (rename(tmp, final) != 0) {
+            remove(tmp);
+            snprintf(err, errn, "%s: cannot rename the plot into place", final);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void minmax(const double *a, size_t n, double *lo, double *hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) continue;
+        if (a[i] < *lo) *lo = a[i];
+        if (a[i] > *hi) *hi = a[i];
+    }
+}
+
+/* ---------------------------------------------------------------- (a) */
+
+static void draw_functions(const void *vctx)
+{
+    const plot_functions_data *c = vctx;
+    size_t M = c->M;
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    minmax(c->xs, M, &xlo, &xhi);
+    double *lo = malloc(M * sizeof *lo), *hi = malloc(M * sizeof *hi);
+    for (size_t i = 0; i < M; i++) {
+        lo[i] = c->inf_mean[i] - 2 * c->inf_std[i];
+        hi[i] = c->inf_mean[i] + 2 * c->inf_std[i];
+    }
+    minmax(lo, M, &ylo, &yhi);
+    minmax(hi, M, &ylo, &yhi);
+    for (size_t w = 0; w < c->n_widths; w++) minmax(c->f + w * M, M, &ylo, &yhi);
+    if (c->yt) minmax(c->yt, M, &ylo, &yhi);
+    if (c->train_y) minmax(c->train_y, c->n_train, &ylo, &yhi);
+    double pad = 0.05 * (yhi - ylo + 1e-12);
+    plcol0(1);
+    plenv(xlo, xhi, ylo - pad, yhi + 0.25 * (yhi - ylo + 1e-12), 0, 0);
+    pllab(c->xlabel, "f(x)", c->title);
+    /* ±2σ band as a filled polygon */
+    double *px = malloc(2 * M * sizeof *px), *py = malloc(2 * M * sizeof *py);
+    for (size_t i = 0; i < M; i++) {
+        px[i] = c->xs[i];
+        py[i] = hi[i];
+        px[2 * M - 1 - i] = c->xs[i];
+        py[2 * M - 1 - i] = lo[i];
+    }
+    plcol0(12);
+    plfill((PLINT)(2 * M), px, py);
+    plcol0(1);
+    plwidth(2.5);
+    plline((PLINT)M, c->xs, c->inf_mean);
+    plwidth(1.5);
+    for (size_t w = 0; w < c->n_widths; w++) {
+        plcol0(series_color(w));
+        plline((PLINT)M, c->xs, c->f + w * M);
+    }
+    if (c->yt) {
+        plcol0(9);
+        pllsty(2);
+        plline((PLINT)M, c->xs, c->yt);
+        pllsty(1);
+    }
+    if (c->train_x && c->train_y) {
+        plcol0(1);
+        plpoin((PLINT)c->n_train, (PLFLT *)c->train_x, (PLFLT *)c->train_y, 17);
+    }
+    /* legend: one text line per series in the upper margin */
+    char buf[96];
+    double ytext = yhi + 0.2 * (yhi - ylo + 1e-12), dx = (xhi - xlo) / 6.0;
+    plschr(0, 0.7);
+    plcol0(1);
+    plptex(xlo + 0.02 * (xhi - xlo), ytext, 1, 0, 0, "NTK mean, +-2 sd");
+    for (size_t w = 0; w < c->n_widths && w < 5; w++) {
+        plcol0(series_color(w));
+        snprintf(buf, sizeof buf, "width %zu", c->widths[w]);
+        plptex(xlo + dx * (double)(w + 1) + 0.05 * (xhi - xlo), ytext, 1, 0, 0, buf);
+    }
+    plschr(0, 0.9);
+    free(px);
+    free(py);
+    free(lo);
+    free(hi);
+}
+
+int plot_functions(const char *base, const plot_functions_data *d, char *err, size_t errn)
+{
+    return render(base, draw_functions, d, err, errn);
+}
+
+/* ---------------------------------------------------------------- (b) */
+
+static void draw_gaps(const void *vctx)
+{
+    const plot_gaps_data *c = vctx;
+    size_t W = c->n_widths;
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    double lx[64];
+    for (size_t i = 0; i < W && i < 64; i++) lx[i] = log10((double)c->widths[i]);
+    minmax(lx, W, &xlo, &xhi);
+    double ly[5][64];
+    for (int q = 0; q < 5; q++)
+        for (size_t i = 0; i < W && i < 64; i++) {
+            ly[q][i] = c->q[q][i] > 0 ? log10(c->q[q][i]) : NAN;
+            if (isfinite(ly[q][i])) minmax(&ly[q][i], 1, &ylo, &yhi);
+        }
+    if (!(yhi > ylo)) { ylo -= 1; yhi += 1; }
+    double padx = 0.1 * (xhi - xlo + 1e-9), pady = 0.1 * (yhi - ylo);
+    plcol0(1);
+    plenv(xlo - padx, xhi + padx, ylo - pady, yhi + 0.5 * (yhi - ylo), 0, 30);
+    pllab("hidden width", "relative / RMS gap", c->title);
+    for (int q = 0; q < 5; q++) {
+        plcol0(2 + q);
+        plline((PLINT)W, lx, ly[q]);
+        plpoin((PLINT)W, lx, ly[q], 9);
+        /* fitted line through the mean point */
+        if (isfinite(c->slope[q])) {
+            double mx = 0, my = 0;
+            size_t n = 0;
+            for (size_t i = 0; i < W; i++)
+                if (isfinite(ly[q][i])) { mx += lx[i]; my += ly[q][i]; n++; }
+            if (n) {
+                mx /= (double)n;
+                my /= (double)n;
+                double fx[2] = {xlo, xhi}, fy[2] = {my + c->slope[q] * (xlo - mx), my + c->slope[q] * (xhi - mx)};
+                pllsty(2);
+                plline(2, fx, fy);
+                pllsty(1);
+            }
+        }
+    }
+    char buf[128];
+    plschr(0, 0.7);
+    for (int q = 0; q < 5; q++) {
+        plcol0(2 + q);
+        snprintf(buf, sizeof buf, "%s (slope %.2f)", c->names[q], c->slope[q]);
+        plptex(xlo + (q % 2) * 0.5 * (xhi - xlo), yhi + (0.45 - 0.1 * (q / 2)) * (yhi - ylo), 1, 0, 0, buf);
+    }
+    plschr(0, 0.9);
+}
+
+int plot_gaps(const char *base, const plot_gaps_data *d, char *err, size_t errn)
+{
+    return render(base, draw_gaps, d, err, errn);
+}
+
+/* ---------------------------------------------------------------- (c) */
+
+static void draw_losses(const void *vctx)
+{
+    const plot_losses_data *c = vctx;
+    size_t T = c->steps, W = c->n_widths;
+    double *lx = malloc(T * sizeof *lx), *ly = malloc(T * sizeof *ly);
+    double ylo = INFINITY, yhi = -INFINITY;
+    for (size_t t = 1; t <= T; t++) lx[t - 1] = log10((double)t);
+    for (size_t w = 0; w <= W; w++) {
+        const double *L = w < W ? c->loss_net + w * (T + 1) : c->loss_inf;
+        for (size_t t = 1; t <= T; t++)
+            if (L[t] > 0) minmax((double[]){log10(L[t])}, 1, &ylo, &yhi);
+    }
+    if (!(yhi > ylo)) { ylo -= 1; yhi += 1; }
+    plcol0(1);
+    plenv(0, log10((double)T), ylo - 0.05 * (yhi - ylo), yhi + 0.3 * (yhi - ylo), 0, 30);
+    pllab("gradient-descent step", "training loss", c->title);
+    for (size_t w = 0; w <= W; w++) {
+        const double *L = w < W ? c->loss_net + w * (T + 1) : c->loss_inf;
+        for (size_t t = 1; t <= T; t++) ly[t - 1] = L[t] > 0 ? log10(L[t]) : NAN;
+        plcol0(w < W ? series_color(w) : 1);
+        if (w == W) pllsty(2);
+        plline((PLINT)T, lx, ly);
+        pllsty(1);
+    }
+    char buf[96];
+    plschr(0, 0.7);
+    double ytext = yhi + 0.2 * (yhi - ylo), X = log10((double)T);
+    for (size_t w = 0; w <= W && w < 6; w++) {
+        plcol0(w < W ? series_color(w) : 1);
+        if (w < W) snprintf(buf, sizeof buf, "width %zu", c->widths[w]);
+        else snprintf(buf, sizeof buf, "infinite width");
+        plptex(0.02 * X + X * (double)w / 6.0, ytext, 1, 0, 0, buf);
+    }
+    plschr(0, 0.9);
+    free(lx);
+    free(ly);
+}
+
+int plot_losses(const char *base, const plot_losses_data *d, char *err, size_t errn)
+{
+    return render(base, draw_losses, d, err, errn);
+}

@@ -1,0 +1,57 @@
+/* blas.c — thread-count-independent BLAS products; see blas.h. */
+#include "core/blas.h"
+
+#include <stddef.h>
+
+void ntk_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double *a, int lda,
+               const double *b, int ldb, double beta, double *c, int ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    /* Small products: OpenBLAS computes m·n·k ≤ 4·65536 on one thread
+     * whatever the thread count (GEMM_MULTITHREAD_THRESHOLD), so call it
+     * directly and spare the parallel region. */
+    if ((double)m * (double)n * (double)k <= 262144.0) {
+        cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const int B = NTK_GEMM_BLOCK;
+    int by_rows = m >= n; /* cut the longer side of C */
+    int nb = by_rows ? (m + B - 1) / B : (n + B - 1) / B;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nb; blk++) {
+        int o = blk * B;
+        if (by_rows) {
+            int mb = m - o < B ? m - o : B;
+            const double *ab = ta == CblasNoTrans ? a + (size_t)o * lda : a + o;
+            cblas_dgemm(CblasRowMajor, ta, tb, mb, n, k, alpha, ab, lda, b, ldb, beta, c + (size_t)o * ldc, ldc);
+        } else {
+            int nbk = n - o < B ? n - o : B;
+            const double *bb = tb == CblasNoTrans ? b + o : b + (size_t)o * ldb;
+            cblas_dgemm(CblasRowMajor, ta, tb, m, nbk, k, alpha, a, lda, bb, ldb, beta, c + o, ldc);
+        }
+    }
+}
+
+void ntk_dsyrk_upper(int m, int k, double alpha, const double *a, int lda, double beta, double *c, int ldc)
+{
+    if (m <= 0) return;
+    const int B = NTK_GEMM_BLOCK;
+    int nb = (m + B - 1) / B;
+    int npairs = nb * (nb + 1) / 2;
+#pragma omp parallel for schedule(dynamic)
+    for (int p = 0; p < npairs; p++) {
+        /* p → (bi, bj), bi ≤ bj, row-major over the upper block triangle */
+        int bi = 0, rem = p;
+        while (rem >= nb - bi) { rem -= nb - bi; bi++; }
+        int bj = bi + rem;
+        int i0 = bi * B, j0 = bj * B;
+        int mi = m - i0 < B ? m - i0 : B, mj = m - j0 < B ? m - j0 : B;
+        double *cb = c + (size_t)i0 * ldc + j0;
+        if (bi == bj) {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, mi, k, alpha, a + (size_t)i0 * lda, lda, beta, cb, ldc);
+        } else {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mi, mj, k, alpha, a + (size_t)i0 * lda, lda,
+                        a + (size_t)j0 * lda, lda, beta, cb, ldc);
+        }
+    }
+}
