@@ -22,7 +22,7 @@ static const char *DEMO_HELP =
     "with its own empirical NTK, and the infinite-width NTK prediction. Prints the table and\n"
     "writes compare.csv and plots (PNG, SVG) to --out-dir.\n"
     "\n"
-    "  --arch SPEC    default dense(W,w_std=1.5,b_std=0.1),erf,dense(W,w_std=1.5,b_std=0.1),erf,dense(1,w_std=1.5,b_std=0.1)\n"
+    "  --arch SPEC    default dense(W,w_std=1.4,b_std=0.1),relu,dense(W,w_std=1.4,b_std=0.1),relu,dense(1,w_std=1.4,b_std=0.1)\n"
     "                 (W is replaced by each width; @FILE reads the spec from a file)\n"
     "  --widths LIST  default 64,256,1024,2048\n"
     "  --steps T      default 500\n"
@@ -48,8 +48,8 @@ int cmd_demo(int argc, char **argv)
     if (r == 1) { fputs(DEMO_HELP, stdout); return 0; }
     if (r) return r;
     const char *spec = arch_s ? arch_s
-                              : "dense(64,w_std=1.5,b_std=0.1),erf,dense(64,w_std=1.5,b_std=0.1),erf,"
-                                "dense(1,w_std=1.5,b_std=0.1)";
+                              : "dense(64,w_std=1.4,b_std=0.1),relu,dense(64,w_std=1.4,b_std=0.1),relu,"
+                                "dense(1,w_std=1.4,b_std=0.1)";
     ntk_compare_opts co = ntk_compare_opts_default();
     /* sized to finish in well under a minute on 2 cores */
     static const size_t demo_widths[] = {64, 256, 1024, 2048};
