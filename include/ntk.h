@@ -596,7 +596,11 @@ typedef struct {
     double input_scale;        /* > 0 (default 1): every input (training and
                                   test) is multiplied by it before the kernel,
                                   e.g. 1/255 for 8-bit pixels                     */
-    int threads;               /* 0 = default; kernel threads (not saved)         */
+    int threads;               /* 0 = default; kernel threads (not saved). The
+                                  factorization runs in LAPACK on OpenBLAS's own
+                                  threads: it may change in the last bits with
+                                  their number; predictions from a given model
+                                  do not depend on any thread count             */
 } ntk_model_opts;
 
 ntk_model_opts ntk_model_opts_default(void);
@@ -610,8 +614,8 @@ typedef struct {
     ntk_predict_info factor;             /* λ_min/λ_max (NaN without the eigen-
                                             decomposition), clipped, ridge, jitter,
                                             cholesky_ok (t = ∞ available)               */
-    double kernel_seconds;               /* time to compute the training kernel(s)     */
-    double factor_seconds;               /* time to factorize (0 for a loaded model)   */
+    double kernel_seconds;               /* time to compute the training kernel(s) and */
+    double factor_seconds;               /* to factorize (both 0 for a loaded model)   */
     uint64_t checksum;                   /* FNV-1a 64 of x and y                       */
 } ntk_model_info;
 

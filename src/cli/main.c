@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COMMANDS "kernel, fit, predict, empirical, features, train, apply, compare, demo"
+#define COMMANDS "kernel, empirical, features, train, apply, fit, predict, compare, demo"
 
 static const char *HELP =
     "ntk " NTK_VERSION_STRING " — Neural Tangent Kernels: infinite-width networks as kernels\n"

@@ -1,8 +1,9 @@
 /*
- * io.c — ntk_io_read / ntk_io_write: choose the format by extension, apply
- * a column selection, and write atomically (a temporary file made by mkstemp
- * next to the target, then rename(), so that `path` holds either its old
- * content or the complete new one, never a partial file).
+ * io.c — ntk_io_read / ntk_io_write: choose the format by name (.npy, .csv,
+ * IDX), apply a column selection and a row limit, and write atomically (a
+ * temporary file made by mkstemp next to the target, then rename(), so that
+ * `path` holds either its old content or the complete new one, never a
+ * partial file).
  */
 #include "io/io_internal.h"
 
@@ -15,7 +16,7 @@
 
 ntk_read_opts ntk_read_opts_default(void)
 {
-    ntk_read_opts o = {-1, NULL};
+    ntk_read_opts o = {-1, NULL, 0};
     return o;
 }
 
@@ -25,7 +26,7 @@ ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int 
                     errnum ? strerror(errnum) : "unknown error");
 }
 
-typedef enum { FMT_UNKNOWN, FMT_NPY, FMT_CSV } io_format;
+typedef enum { FMT_UNKNOWN, FMT_NPY, FMT_CSV, FMT_IDX } io_format;
 
 static int ascii_ieq(const char *a, const char *b)
 {
@@ -38,10 +39,36 @@ static int ascii_ieq(const char *a, const char *b)
     return *a == *b;
 }
 
+/* Whether base[0..n) ends with `suffix`, ignoring ASCII case. */
+static int ends_with(const char *base, size_t n, const char *suffix)
+{
+    size_t m = strlen(suffix);
+    if (n < m) return 0;
+    for (size_t i = 0; i < m; i++) {
+        int x = (unsigned char)base[n - m + i], y = (unsigned char)suffix[i];
+        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+        if (x != y) return 0;
+    }
+    return 1;
+}
+
+/* IDX names, optionally gzip'd: "*.idx", "*-idxN-ubyte" and "*.idxN-ubyte"
+ * (MNIST's names, N a digit). */
+static int is_idx_name(const char *base)
+{
+    size_t n = strlen(base);
+    if (ends_with(base, n, ".gz")) n -= 3;
+    if (ends_with(base, n, ".idx")) return n > 4;
+    if (n < 11 || !ends_with(base, n, "-ubyte")) return 0;
+    const char *s = base + n - 11; /* "-idxN-ubyte" */
+    return (s[0] == '-' || s[0] == '.') && ends_with(s + 1, 3, "idx") && s[4] >= '0' && s[4] <= '9';
+}
+
 static io_format format_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
+    if (is_idx_name(base)) return FMT_IDX;
     const char *dot = strrchr(base, '.');
     if (!dot || dot == base) return FMT_UNKNOWN; /* ".npy" is a name, as in Python */
     if (ascii_ieq(dot + 1, "npy")) return FMT_NPY;
@@ -204,7 +231,17 @@ ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts, ntk_matrix *
         if (st == NTK_OK && opts->columns) st = select_npy(path, opts->columns, out, err);
         break;
     case FMT_CSV: st = ntk_csv_read(path, opts, out, err); break;
+    case FMT_IDX:
+        st = ntk_idx_read(path, opts->max_rows, out, err);
+        if (st == NTK_OK && opts->columns) st = select_npy(path, opts->columns, out, err);
+        break;
     default: return unknown_format(path, err);
+    }
+    if (st == NTK_OK && opts->max_rows && out->rows > opts->max_rows) {
+        /* .npy and .csv are read whole, then cut (IDX stops reading early) */
+        double *d = realloc(out->data, opts->max_rows * out->cols * sizeof *d);
+        if (d) out->data = d; /* a failed shrink keeps the larger block */
+        out->rows = opts->max_rows;
     }
     if (st) {
         free(out->data);
@@ -297,6 +334,8 @@ ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_
     if (!path) return ntk_fail(err, NTK_E_INVAL, "ntk_io_write: path must not be NULL");
     io_format fmt = format_of(path);
     if (fmt == FMT_UNKNOWN) return unknown_format(path, err);
+    if (fmt == FMT_IDX)
+        return ntk_fail(err, NTK_E_INVAL, "%s: IDX files are read, not written (use .npy or .csv)", path);
     if (ndim != 1 && ndim != 2)
         return ntk_fail(err, NTK_E_INVAL, "%s: ndim must be 1 or 2, not %d", path, ndim);
     if (ndim == 1 && cols != 1)

@@ -33,6 +33,11 @@ ntk_status ntk_csv_read(const char *path, const ntk_read_opts *opts, ntk_matrix 
 ntk_status ntk_csv_write(FILE *f, const char *path, const double *data, size_t rows,
                          size_t cols, int ndim, ntk_error *err);
 
+/* IDX (MNIST) files, plain or gzip'd (idx.c): rows = the first dimension,
+ * the others flattened into the columns; ndim 1 for a 1-D file. Only the
+ * first max_rows rows are read (0 = all). */
+ntk_status ntk_idx_read(const char *path, size_t max_rows, ntk_matrix *out, ntk_error *err);
+
 /* Resolves a column selection ("1,3-5,label": 1-based indices, ranges,
  * header names) against a file of `ncols` columns with header `names`
  * (NULL: no header). spec NULL selects every column. On success *idx is a

@@ -1,0 +1,255 @@
+/*
+ * cmd_fit.c — `ntk fit`: computes the training kernel of a network on a data
+ * set, factorizes it once and saves a kernel model (ntk_model_fit /
+ * ntk_model_save) that `ntk predict` applies to new points at the cost of
+ * their kernel against the training points. Also the pieces both commands
+ * share: class labels and the --scale value.
+ */
+#include "args.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *FIT_HELP =
+    "usage: ntk fit --arch SPEC --x FILE --y FILE --model MODEL.npz [options]\n"
+    "\n"
+    "Fits a kernel model: the infinite-width kernel of the network on the N\n"
+    "training points, factorized once (Cholesky for t = inf, eigendecomposition\n"
+    "for finite times), saved with the training data in an .npz archive that\n"
+    "'ntk predict' applies to new points: predicting M points then costs only\n"
+    "their M x N kernel and a product. Predictions are the mean of the infinite\n"
+    "ensemble of networks (f0 = 0) trained on MSE by gradient flow or descent\n"
+    "(--kernel ntk), or the NNGP (Gaussian process) posterior (--kernel nngp).\n"
+    "\n"
+    "  --arch SPEC        the network (or @FILE); its last width does not matter:\n"
+    "                     every column of the targets gets the same kernel\n"
+    "  --x FILE           training inputs, N x d: .npy, .csv, or IDX (MNIST files such\n"
+    "                     as train-images-idx3-ubyte.gz; N x 28 x 28 images become N x 784)\n"
+    "  --y FILE           training targets, N x k (with --labels: one column of labels)\n"
+    "  --model FILE.npz   where the model goes (written atomically)\n"
+    "  --kernel K         ntk (default): networks trained by gradient descent; nngp:\n"
+    "                     Bayesian inference with the NNGP (or training the last layer)\n"
+    "  --lr ETA           learning rate > 0 of the gradient descent modelled (default 1);\n"
+    "                     only finite times depend on it\n"
+    "  --ridge R          ridge >= 0 added to the kernel's diagonal (default 0)\n"
+    "  --ridge-mode M     relative (default): R·tr(K)/N is added; absolute: R\n"
+    "  --discrete         times count gradient descent steps (default: gradient flow,\n"
+    "                     time in units of steps)\n"
+    "  --jitter           if the kernel is too singular for Cholesky, add the smallest\n"
+    "                     jitter 10^j·eps·tr(K)/N that makes it work (reported)\n"
+    "  --inf-only         t = inf only: a Cholesky factorization without the\n"
+    "                     eigendecomposition (tens of times faster) and no N x N arrays\n"
+    "                     in the file; 'ntk predict' then takes only --time inf, no --cov.\n"
+    "                     For large N: 20000 points need 1 minute instead of about an hour\n"
+    "  --param P          ntk (default) or standard parameterization\n"
+    "  --labels           --y holds class labels 0..C-1 (one column of whole numbers):\n"
+    "                     the targets are their one-hot encoding, k = C = max label + 1\n"
+    "  --scale S          multiply the inputs by S (a number or a fraction like 1/255),\n"
+    "                     recorded in the model: 'ntk predict' applies it too. For 8-bit\n"
+    "                     images (IDX pixels 0..255) use 1/255\n"
+    "  --limit N          use only the first N rows of --x and --y\n"
+    "  --threads N        worker threads (default: all cores); the kernel does not\n"
+    "                     depend on it, the factorization (LAPACK) only in the last bits\n"
+    "  --quiet            no summary on stderr\n"
+    "\n"
+    "The summary on stderr: N, d, k, the time of the kernel and of the\n"
+    "factorization, the smallest and largest eigenvalue of the regularized\n"
+    "kernel, clipped eigenvalues and any jitter. A kernel that is not positive\n"
+    "semidefinite (an eigenvalue below -100·N·eps·max) is an error.\n"
+    "\n"
+    "example:\n"
+    "  ntk fit --arch 'dense(512,w_std=1.5,b_std=0.05),relu,dense(10,w_std=1.5,b_std=0.05)' \\\n"
+    "          --x train-images-idx3-ubyte.gz --y train-labels-idx1-ubyte.gz --labels \\\n"
+    "          --scale 1/255 --limit 1000 --model fmnist.npz\n"
+    "  ntk predict --model fmnist.npz --x t10k-images-idx3-ubyte.gz --out pred.npy \\\n"
+    "              --y t10k-labels-idx1-ubyte.gz --labels\n";
+
+#define MAX_CLASSES 65536
+
+int cli_parse_scale(const char *cmd, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    int ok = end != s;
+    if (ok && *end == '/') { /* a fraction: numerator / denominator */
+        const char *q = end + 1;
+        double w = strtod(q, &end);
+        ok = end != q && w != 0;
+        v /= w;
+    }
+    if (!ok || *end || errno == ERANGE || !isfinite(v) || !(v > 0))
+        return cli_usage_error(cmd, "--scale: expected a number > 0 or a fraction like 1/255, got '%s'", s);
+    *out = v;
+    return 0;
+}
+
+int cli_labels(const char *cmd, const char *flag, const char *path, const ntk_matrix *y, size_t *n_classes)
+{
+    if (y->cols != 1)
+        return cli_error(cmd, "%s %s: --labels needs one column of class labels, the file has %zu columns", flag,
+                         path, y->cols);
+    size_t c = 0;
+    for (size_t i = 0; i < y->rows; i++) {
+        double v = y->data[i];
+        if (v != floor(v)) return cli_error(cmd, "%s %s: row %zu: label %.17g is not a whole number", flag, path, i + 1, v);
+        if (v < 0) return cli_error(cmd, "%s %s: row %zu: label %g is negative (labels are 0, 1, ...)", flag, path, i + 1, v);
+        if (v >= MAX_CLASSES)
+            return cli_error(cmd, "%s %s: row %zu: label %g is too large (at most %d classes)", flag, path, i + 1, v,
+                             MAX_CLASSES);
+        if ((size_t)v + 1 > c) c = (size_t)v + 1;
+    }
+    *n_classes = c;
+    return 0;
+}
+
+/* Reads --x or --y: at most `limit` rows (0 = all), NaN/Inf refused. */
+static int read_limited(const char *cmd, const char *flag, const char *path, size_t limit, ntk_matrix *m)
+{
+    ntk_read_opts ro = ntk_read_opts_default();
+    ro.max_rows = limit;
+    return cli_read_matrix(cmd, flag, path, &ro, m) ? 1 : 0;
+}
+
+int cmd_fit(int argc, char **argv)
+{
+    const char *cmd = "fit";
+    const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *model_s = NULL, *kernel_s = NULL, *lr_s = NULL,
+               *ridge_s = NULL, *rmode_s = NULL, *param_s = NULL, *scale_s = NULL, *limit_s = NULL, *threads_s = NULL;
+    int discrete = 0, jitter = 0, inf_only = 0, labels = 0, quiet = 0;
+    const cli_opt opts[] = {
+        {"--arch", 1, &arch_s, NULL},         {"--x", 1, &x_s, NULL},
+        {"--y", 1, &y_s, NULL},               {"--model", 1, &model_s, NULL},
+        {"--kernel", 1, &kernel_s, NULL},     {"--lr", 1, &lr_s, NULL},
+        {"--ridge", 1, &ridge_s, NULL},       {"--ridge-mode", 1, &rmode_s, NULL},
+        {"--param", 1, &param_s, NULL},       {"--scale", 1, &scale_s, NULL},
+        {"--limit", 1, &limit_s, NULL},       {"--threads", 1, &threads_s, NULL},
+        {"--discrete", 0, NULL, &discrete},   {"--jitter", 0, NULL, &jitter},
+        {"--inf-only", 0, NULL, &inf_only},   {"--labels", 0, NULL, &labels},
+        {"--quiet", 0, NULL, &quiet},         {NULL, 0, NULL, NULL},
+    };
+    int r = cli_parse_args(cmd, argc, argv, opts);
+    if (r == 1) {
+        fputs(FIT_HELP, stdout);
+        return 0;
+    }
+    if (r) return r;
+    if (!arch_s) return cli_usage_error(cmd, "--arch is required (see 'ntk fit --help')");
+    if (!x_s) return cli_usage_error(cmd, "--x is required (the training inputs)");
+    if (!y_s) return cli_usage_error(cmd, "--y is required (the training targets)");
+    if (!model_s) return cli_usage_error(cmd, "--model is required (where the model goes)");
+
+    ntk_model_opts mo = ntk_model_opts_default();
+    if (kernel_s) {
+        if (!strcmp(kernel_s, "ntk")) mo.kernel = NTK_MODEL_NTK;
+        else if (!strcmp(kernel_s, "nngp")) mo.kernel = NTK_MODEL_NNGP;
+        else return cli_usage_error(cmd, "--kernel: expected 'ntk' or 'nngp', got '%s'", kernel_s);
+    }
+    if (lr_s && cli_parse_double(cmd, "--lr", lr_s, 0, 1, INFINITY, 0, &mo.lr)) return 2;
+    if (ridge_s && cli_parse_double(cmd, "--ridge", ridge_s, 0, 0, INFINITY, 0, &mo.ridge)) return 2;
+    if (rmode_s) {
+        if (!strcmp(rmode_s, "relative")) mo.ridge_mode = NTK_RIDGE_RELATIVE;
+        else if (!strcmp(rmode_s, "absolute")) mo.ridge_mode = NTK_RIDGE_ABSOLUTE;
+        else return cli_usage_error(cmd, "--ridge-mode: expected 'relative' or 'absolute', got '%s'", rmode_s);
+    }
+    if (param_s && cli_parse_param(cmd, param_s, &mo.param)) return 2;
+    if (scale_s && cli_parse_scale(cmd, scale_s, &mo.input_scale)) return 2;
+    long v;
+    size_t limit = 0;
+    if (limit_s) {
+        if (cli_parse_int(cmd, "--limit", limit_s, 1, LONG_MAX, &v)) return 2;
+        limit = (size_t)v;
+    }
+    if (threads_s) {
+        if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
+        mo.threads = (int)v;
+        cli_set_threads(mo.threads);
+    }
+    mo.discrete = discrete;
+    mo.auto_jitter = jitter;
+    mo.inf_only = inf_only;
+    if (cli_check_out(cmd, "--model", model_s, CLI_OUT_NPZ)) return 1;
+
+    ntk_arch *arch = NULL;
+    if (cli_parse_arch(cmd, arch_s, &arch)) return 1;
+    int rc = 1;
+    ntk_matrix x = {0}, y = {0};
+    double *onehot = NULL;
+    ntk_model *model = NULL;
+    ntk_error err;
+    if (read_limited(cmd, "--x", x_s, limit, &x) || read_limited(cmd, "--y", y_s, limit, &y)) goto done;
+    if (y.rows != x.rows) {
+        cli_error(cmd, "--y %s has %zu row%s but --x %s has %zu%s", y_s, y.rows, y.rows == 1 ? "" : "s", x_s, x.rows,
+                  limit ? " (after --limit)" : "");
+        goto done;
+    }
+    size_t N = x.rows, k = y.cols;
+    const double *targets = y.data;
+    if (labels) {
+        if (cli_labels(cmd, "--y", y_s, &y, &k)) goto done;
+        if (!(onehot = calloc(N * k, sizeof *onehot))) {
+            cli_error(cmd, "out of memory for %zu x %zu one-hot targets", N, k);
+            goto done;
+        }
+        for (size_t i = 0; i < N; i++) onehot[i * k + (size_t)y.data[i]] = 1.0;
+        targets = onehot;
+    }
+    if (!quiet)
+        fprintf(stderr, "ntk fit: N = %zu point%s, d = %zu, k = %zu output%s%s; %s kernel (param %s)%s\n", N,
+                N == 1 ? "" : "s", x.cols, k, k == 1 ? "" : "s", labels ? " (one-hot labels)" : "",
+                mo.kernel == NTK_MODEL_NNGP ? "NNGP" : "NTK", mo.param == NTK_PARAM_STANDARD ? "standard" : "ntk",
+                mo.input_scale != 1.0 ? ", inputs scaled" : "");
+    ntk_status s = ntk_model_fit(arch, &mo, x.data, N, x.cols, targets, k, &model, &err);
+    if (s) {
+        if (s == NTK_E_NUMERIC && strstr(err.msg, "positive"))
+            cli_error(cmd, "%s (refit with --ridge R, or --jitter)", err.msg);
+        else cli_error(cmd, "%s", err.msg);
+        goto done;
+    }
+    if (ntk_model_save(model, model_s, &err)) {
+        cli_error(cmd, "--model: %s", err.msg);
+        goto done;
+    }
+    if (!quiet) {
+        ntk_model_info in;
+        ntk_model_get_info(model, &in);
+        const ntk_predict_info *f = &in.factor;
+        fprintf(stderr, "ntk fit: kernel %zu x %zu in %.3f s; %s in %.3f s\n", N, N, in.kernel_seconds,
+                inf_only ? "Cholesky factorization" : "Cholesky and eigendecomposition", in.factor_seconds);
+        if (in.has_eigen) {
+            fprintf(stderr,
+                    "ntk fit: eigenvalues of the regularized kernel: min %.6g, max %.6g (condition number %.3g); "
+                    "ridge added %.6g\n",
+                    f->lambda_min, f->lambda_max, f->lambda_min > 0 ? f->lambda_max / f->lambda_min : INFINITY,
+                    f->ridge_added);
+            if (f->n_clipped)
+                fprintf(stderr, "ntk fit: note: %zu tiny negative eigenvalue%s (rounding) clipped to 0\n", f->n_clipped,
+                        f->n_clipped == 1 ? "" : "s");
+        } else {
+            fprintf(stderr, "ntk fit: eigenvalues not computed (--inf-only); ridge added %.6g\n", f->ridge_added);
+        }
+        if (f->jitter_added > 0)
+            fprintf(stderr, "ntk fit: note: jitter %.6g added to the diagonal for the Cholesky factorization\n",
+                    f->jitter_added);
+        if (!f->cholesky_ok)
+            fprintf(stderr,
+                    "ntk fit: warning: t = inf is unavailable: the kernel is singular to working precision (its "
+                    "Cholesky factorization failed); refit with --ridge R or --jitter for --time inf\n");
+        struct stat sb;
+        double mb = stat(model_s, &sb) == 0 ? (double)sb.st_size / 1e6 : NAN;
+        fprintf(stderr, "ntk fit: model -> %s (%.1f MB)\n", model_s, mb);
+    }
+    rc = 0;
+done:
+    ntk_model_free(model);
+    free(onehot);
+    ntk_matrix_free(&x);
+    ntk_matrix_free(&y);
+    ntk_arch_free(arch);
+    return rc;
+}

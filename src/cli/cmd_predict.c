@@ -1,0 +1,329 @@
+/*
+ * cmd_predict.c — `ntk predict`: applies a kernel model saved by `ntk fit`
+ * to new points (ntk_model_load / ntk_model_predict): the infinite-ensemble
+ * mean at one or more times, optionally the predictive variances, and with
+ * test targets the MSE and R² (or the accuracy, for class labels) per time.
+ *
+ * Several times go into one file, time-major, the layout of
+ * ntk_model_predict's output: (n_times·M) × k, rows t·M .. t·M + M − 1 for
+ * the t-th time of --time, so np.load(...).reshape(n_times, M, k) is the
+ * 3-D array. One file per time would need a flag per file or invented
+ * names; refusing several times would make a learning curve cost one test
+ * kernel per time, the thing a model exists to avoid.
+ */
+#include "args.h"
+#include "cli.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *PREDICT_HELP =
+    "usage: ntk predict --model MODEL.npz --x FILE --out FILE [options]\n"
+    "\n"
+    "Applies a model made by 'ntk fit' to new points: the mean of the infinite\n"
+    "ensemble (f0 = 0) after training time t, f_t(x) = K(x,X)·V·diag((1 - e^(-lr·t·λ/n))/λ)·Vᵀ·Y\n"
+    "(n = N·k), and at t = inf the kernel regression K(x,X)·K⁻¹·Y. The cost is the\n"
+    "M x N kernel of the new points against the training points and a product.\n"
+    "\n"
+    "  --model FILE.npz   the model ('ntk fit --model'); its checksums are verified\n"
+    "  --x FILE           points to predict, M x d (.npy, .csv or IDX), d as in the model\n"
+    "  --out FILE         predictions (.npy or .csv): M x k for one time; for n times\n"
+    "                     (n·M) x k, time-major: the first M rows are the first time of\n"
+    "                     --time, the next M the second, ...; np.load(FILE).reshape(n, M, k)\n"
+    "                     is indexed (time, point, output)\n"
+    "  --time LIST        comma list of times >= 0 and/or inf (default: inf), in units of\n"
+    "                     gradient descent steps of the fitted --lr (whole steps for a\n"
+    "                     --discrete model); finite times need a model fit without --inf-only\n"
+    "  --cov              also the predictive variance of the infinite ensemble at each\n"
+    "                     point (an NNGP model at t = inf: the GP posterior variance); its\n"
+    "                     mean over the points is printed per time\n"
+    "  --var-out FILE     write the variances (implies --cov): M values for one time,\n"
+    "                     n x M for n times (row i = the i-th time)\n"
+    "  --y FILE           targets of the points: prints the MSE and R² per time on stdout\n"
+    "                     (R² = 1 - Σ(f - y)²/Σ(y - mean of its column)²)\n"
+    "  --labels           --y holds class labels: the MSE and R² are against their one-hot\n"
+    "                     encoding, and the accuracy (argmax of the prediction) is printed\n"
+    "  --scale S          multiply --x by S (a number or a fraction like 1/255) instead\n"
+    "                     of the scale recorded in the model by 'ntk fit --scale'\n"
+    "  --limit N          use only the first N rows of --x (and of --y)\n"
+    "  --threads N        worker threads (default: all cores); results do not depend on it\n"
+    "  --quiet            no summary on stderr\n"
+    "\n"
+    "stdout (with --y or --cov): a header line, then one line per time:\n"
+    "  time  mse  r2  [accuracy]  [mean_var]\n"
+    "\n"
+    "example:\n"
+    "  ntk fit --arch 'dense(512,w_std=1.5,b_std=0.05),relu,dense(10,w_std=1.5,b_std=0.05)' \\\n"
+    "          --x train.npy --y train_labels.npy --labels --model model.npz\n"
+    "  ntk predict --model model.npz --x test.npy --time 10,100,inf --out pred.npy \\\n"
+    "              --cov --var-out var.npy --y test_labels.npy --labels\n";
+
+#define MAX_TIMES 4096
+
+/* --time: comma list of non-negative numbers and inf. 0 or 2. */
+static int parse_times(const char *cmd, const char *s, double **times, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    if (cap > MAX_TIMES) return cli_usage_error(cmd, "--time: at most %d times", MAX_TIMES);
+    double *t = malloc(cap * sizeof *t);
+    if (!t) return cli_usage_error(cmd, "out of memory");
+    size_t k = 0;
+    const char *p = s;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[64];
+        if (len == 0 || len >= sizeof item) {
+            free(t);
+            return cli_usage_error(cmd, "--time: expected a comma list of times >= 0 or inf, got '%s'", s);
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!strcasecmp(item, "inf") || !strcasecmp(item, "infinity")) {
+            t[k++] = INFINITY;
+        } else {
+            char *end;
+            double v = strtod(item, &end);
+            if (end == item || *end || !isfinite(v) || !(v >= 0)) {
+                free(t);
+                return cli_usage_error(cmd, "--time: '%s' is not a time >= 0 or inf (in '%s')", item, s);
+            }
+            t[k++] = v;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    *times = t;
+    *n = k;
+    return 0;
+}
+
+/* A table line on stdout without the padding of its last column. */
+static void put_line(char *line)
+{
+    size_t n = strlen(line);
+    while (n && line[n - 1] == ' ') line[--n] = '\0';
+    puts(line);
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *cmd = "predict";
+    const char *model_s = NULL, *x_s = NULL, *out_s = NULL, *time_s = NULL, *var_s = NULL, *y_s = NULL,
+               *scale_s = NULL, *limit_s = NULL, *threads_s = NULL;
+    int cov = 0, labels = 0, quiet = 0;
+    const cli_opt opts[] = {
+        {"--model", 1, &model_s, NULL},     {"--x", 1, &x_s, NULL},
+        {"--out", 1, &out_s, NULL},         {"--time", 1, &time_s, NULL},
+        {"--var-out", 1, &var_s, NULL},     {"--y", 1, &y_s, NULL},
+        {"--scale", 1, &scale_s, NULL},     {"--limit", 1, &limit_s, NULL},
+        {"--threads", 1, &threads_s, NULL}, {"--cov", 0, NULL, &cov},
+        {"--labels", 0, NULL, &labels},     {"--quiet", 0, NULL, &quiet},
+        {NULL, 0, NULL, NULL},
+    };
+    int r = cli_parse_args(cmd, argc, argv, opts);
+    if (r == 1) {
+        fputs(PREDICT_HELP, stdout);
+        return 0;
+    }
+    if (r) return r;
+    if (!model_s) return cli_usage_error(cmd, "--model is required (see 'ntk predict --help')");
+    if (!x_s) return cli_usage_error(cmd, "--x is required (the points to predict)");
+    if (!out_s) return cli_usage_error(cmd, "--out is required (where the predictions go)");
+    if (labels && !y_s) return cli_usage_error(cmd, "--labels needs --y (the class labels of the points)");
+    if (var_s) cov = 1;
+    if (var_s && !strcmp(var_s, out_s)) return cli_usage_error(cmd, "--out and --var-out name the same file '%s'", out_s);
+    double scale = NAN;
+    if (scale_s && cli_parse_scale(cmd, scale_s, &scale)) return 2;
+    long v;
+    size_t limit = 0;
+    if (limit_s) {
+        if (cli_parse_int(cmd, "--limit", limit_s, 1, LONG_MAX, &v)) return 2;
+        limit = (size_t)v;
+    }
+    int threads = 0;
+    if (threads_s) {
+        if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
+        threads = (int)v;
+        cli_set_threads(threads);
+    }
+    double *times = NULL;
+    size_t nt = 0;
+    if (parse_times(cmd, time_s ? time_s : "inf", &times, &nt)) return 2;
+    if (cli_check_out(cmd, "--out", out_s, CLI_OUT_MATRIX) || (var_s && cli_check_out(cmd, "--var-out", var_s, CLI_OUT_MATRIX))) {
+        free(times);
+        return 1;
+    }
+
+    int rc = 1, wrote_out = 0;
+    ntk_model *m = NULL;
+    ntk_matrix x = {0}, y = {0};
+    double *mean = NULL, *var = NULL, *yk = NULL;
+    ntk_error err;
+    if (ntk_model_load(model_s, &m, &err)) {
+        cli_error(cmd, "--model: %s", err.msg);
+        goto done;
+    }
+    ntk_model_set_threads(m, threads);
+    if (!isnan(scale) && ntk_model_set_input_scale(m, scale, &err)) {
+        cli_error(cmd, "--scale: %s", err.msg);
+        goto done;
+    }
+    ntk_model_info in;
+    ntk_model_get_info(m, &in);
+    size_t k = in.n_outputs;
+    /* what the model cannot do, before any kernel is computed */
+    for (size_t i = 0; i < nt; i++) {
+        if (isinf(times[i]) && !in.factor.cholesky_ok) {
+            cli_error(cmd,
+                      "--time inf: %s has no t = inf solution (the training kernel was singular to working "
+                      "precision); refit with --ridge R or --jitter, or use finite times",
+                      model_s);
+            goto done;
+        }
+        if (isfinite(times[i]) && !in.has_eigen) {
+            cli_error(cmd, "--time %g: %s was fit with --inf-only (no eigendecomposition): only --time inf", times[i],
+                      model_s);
+            goto done;
+        }
+        if (isfinite(times[i]) && in.opts.discrete && times[i] != floor(times[i])) {
+            cli_error(cmd, "--time %g: %s models discrete gradient descent: times are whole steps", times[i], model_s);
+            goto done;
+        }
+    }
+    if (cov && !in.has_eigen) {
+        cli_error(cmd, "--cov: %s was fit with --inf-only (no eigendecomposition): no variances", model_s);
+        goto done;
+    }
+    ntk_read_opts ro = ntk_read_opts_default();
+    ro.max_rows = limit;
+    if (cli_read_matrix(cmd, "--x", x_s, &ro, &x)) goto done;
+    if (x.cols != in.n_inputs) {
+        cli_error(cmd, "--x %s has %zu column%s but the model in %s was fit on %zu", x_s, x.cols,
+                  x.cols == 1 ? "" : "s", model_s, in.n_inputs);
+        goto done;
+    }
+    size_t M = x.rows;
+    if (y_s) {
+        if (cli_read_matrix(cmd, "--y", y_s, &ro, &y)) goto done;
+        if (y.rows != M) {
+            cli_error(cmd, "--y %s has %zu row%s but --x %s has %zu%s", y_s, y.rows, y.rows == 1 ? "" : "s", x_s, M,
+                      limit ? " (after --limit)" : "");
+            goto done;
+        }
+        if (labels) {
+            size_t nc;
+            if (cli_labels(cmd, "--y", y_s, &y, &nc)) goto done;
+            if (nc > k) {
+                size_t i = 0;
+                while (y.data[i] < (double)k) i++;
+                cli_error(cmd, "--y %s: row %zu: label %g is not a class of the model (it has k = %zu outputs, classes "
+                          "0 to %zu)", y_s, i + 1, y.data[i], k, k - 1);
+                goto done;
+            }
+        } else if (y.cols != k) {
+            cli_error(cmd, "--y %s has %zu column%s but the model has k = %zu output%s%s", y_s, y.cols,
+                      y.cols == 1 ? "" : "s", k, k == 1 ? "" : "s", y.cols == 1 ? " (class labels? add --labels)" : "");
+            goto done;
+        }
+    }
+    if (nt * M / nt != M || (nt * M) > SIZE_MAX / sizeof(double) / k || !(mean = malloc(nt * M * k * sizeof *mean)) ||
+        (cov && !(var = malloc(nt * M * sizeof *var)))) {
+        cli_error(cmd, "out of memory for %zu x %zu predictions", nt * M, k);
+        goto done;
+    }
+    double t0 = cli_now();
+    if (ntk_model_predict(m, x.data, M, x.cols, times, nt, mean, var, &err)) {
+        cli_error(cmd, "%s", err.msg);
+        goto done;
+    }
+    double t1 = cli_now();
+    if (cli_write_matrix(cmd, out_s, mean, nt * M, k)) goto done;
+    wrote_out = 1;
+    if (var_s) {
+        ntk_status s = nt == 1 ? ntk_io_write(var_s, var, M, 1, 1, &err) : ntk_io_write(var_s, var, nt, M, 2, &err);
+        if (s) {
+            cli_error(cmd, "%s", err.msg);
+            goto done;
+        }
+    }
+
+    if (y_s || cov) {
+        /* targets as an M × k matrix (one-hot for labels) */
+        const double *yt = y.data;
+        if (y_s && labels) {
+            if (!(yk = calloc(M * k, sizeof *yk))) {
+                cli_error(cmd, "out of memory");
+                goto done;
+            }
+            for (size_t i = 0; i < M; i++) yk[i * k + (size_t)y.data[i]] = 1.0;
+            yt = yk;
+        }
+        char line[256];
+        size_t n = (size_t)snprintf(line, sizeof line, "%-10s", "time");
+        if (y_s) n += (size_t)snprintf(line + n, sizeof line - n, "  %-14s  %-14s", "mse", "r2");
+        if (labels) n += (size_t)snprintf(line + n, sizeof line - n, "  %-10s", "accuracy");
+        if (cov) n += (size_t)snprintf(line + n, sizeof line - n, "  %-14s", "mean_var");
+        put_line(line);
+        double sst = 0;
+        if (y_s)
+            for (size_t a = 0; a < k; a++) {
+                double mu = 0;
+                for (size_t i = 0; i < M; i++) mu += yt[i * k + a];
+                mu /= (double)M;
+                for (size_t i = 0; i < M; i++) sst += (yt[i * k + a] - mu) * (yt[i * k + a] - mu);
+            }
+        for (size_t ti = 0; ti < nt; ti++) {
+            const double *f = mean + ti * M * k;
+            n = isinf(times[ti]) ? (size_t)snprintf(line, sizeof line, "%-10s", "inf")
+                                 : (size_t)snprintf(line, sizeof line, "%-10.6g", times[ti]);
+            if (y_s) {
+                double sse = 0;
+                for (size_t i = 0; i < M * k; i++) sse += (f[i] - yt[i]) * (f[i] - yt[i]);
+                n += (size_t)snprintf(line + n, sizeof line - n, "  %-14.8g  %-14.8g", sse / (double)(M * k),
+                                      sst > 0 ? 1.0 - sse / sst : NAN);
+            }
+            if (labels) {
+                size_t correct = 0;
+                for (size_t i = 0; i < M; i++) {
+                    size_t best = 0;
+                    for (size_t a = 1; a < k; a++)
+                        if (f[i * k + a] > f[i * k + best]) best = a;
+                    correct += (double)best == y.data[i];
+                }
+                n += (size_t)snprintf(line + n, sizeof line - n, "  %-10.6f", (double)correct / (double)M);
+            }
+            if (cov) {
+                double mv = 0;
+                for (size_t i = 0; i < M; i++) mv += var[ti * M + i];
+                n += (size_t)snprintf(line + n, sizeof line - n, "  %-14.8g", mv / (double)M);
+            }
+            put_line(line);
+        }
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            cli_error(cmd, "cannot write to stdout");
+            goto done;
+        }
+    }
+    if (!quiet)
+        fprintf(stderr, "ntk predict: %zu point%s x %zu time%s (N = %zu training points, %s kernel) in %.3f s -> %s%s%s\n",
+                M, M == 1 ? "" : "s", nt, nt == 1 ? "" : "s", in.n_train,
+                in.opts.kernel == NTK_MODEL_NNGP ? "NNGP" : "NTK", t1 - t0, out_s, var_s ? ", " : "",
+                var_s ? var_s : "");
+    rc = 0;
+done:
+    if (rc && wrote_out) unlink(out_s); /* all or nothing */
+    free(times);
+    free(mean);
+    free(var);
+    free(yk);
+    ntk_matrix_free(&x);
+    ntk_matrix_free(&y);
+    ntk_model_free(m);
+    return rc;
+}

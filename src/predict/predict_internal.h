@@ -1,0 +1,42 @@
+/*
+ * predict_internal.h — pieces shared by the prediction engine (predict.c)
+ * and kernel models (model.c): the spectral filter g_t of gradient flow /
+ * gradient descent on MSE, and fitting a model from kernels already
+ * computed (for tests, which inject kernels of their own).
+ */
+#ifndef NTK_PREDICT_INTERNAL_H
+#define NTK_PREDICT_INTERNAL_H
+
+#include "core/internal.h"
+
+#include <math.h>
+
+/* g_t(λ) = (1 − e_t(λ))/λ with e_t(λ) = exp(−η·t·λ/n) (gradient flow; expm1
+ * keeps small λt accurate) or (1 − η·λ/n)^t (discrete GD, t whole steps);
+ * the limit η·t/n at λ = 0. n = N·k, the MSE normalisation. */
+static inline double ntk_predict_g(double lr, double n_norm, int discrete, double lam, double t)
+{
+    double x = lr * lam / n_norm; /* rate per unit time */
+    double one_minus_e;           /* 1 − e_t(λ) */
+    if (lam == 0) return lr * t / n_norm;
+    if (discrete)
+        one_minus_e = x < 1 ? -expm1(t * log1p(-x)) : 1.0 - pow(1.0 - x, t);
+    else
+        one_minus_e = -expm1(-x * t);
+    return one_minus_e / lam;
+}
+
+/* ntk_model_fit after the kernel: x (N × d) is the scaled input the kernel
+ * saw; kxx (N × N, symmetric, the model's kernel) and nngp_xx (N × N, the
+ * train NNGP for variances of an NTK model, or NULL) are malloc'd blocks
+ * the call takes over (freed on failure too); kxx is factorized in place.
+ * kernel_seconds is recorded in the info. */
+ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
+                                 size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
+                                 double kernel_seconds, ntk_model **out, ntk_error *err);
+
+/* Test rows per block in ntk_model_predict (0 = automatic: rows·N ≤ 2^24),
+ * so that tests can cross block boundaries with few points. */
+void ntk_model_set_block_rows(ntk_model *m, size_t rows);
+
+#endif
