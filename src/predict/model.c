@@ -229,16 +229,6 @@ static ntk_status check_opts(const ntk_model_opts *o, ntk_error *err)
     return NTK_OK;
 }
 
-/* Full symmetric copy of the upper triangle of a (N×N) plus `add` on the
- * diagonal (predict.c's sym_copy). */
-static void sym_copy(double *dst, const double *a, size_t N, double add)
-{
-    for (size_t i = 0; i < N; i++) {
-        for (size_t j = i; j < N; j++) dst[i * N + j] = dst[j * N + i] = a[i * N + j];
-        dst[i * N + i] += add;
-    }
-}
-
 /* Mirrors the upper triangle into the lower one (the kernel routines do
  * this already; a kernel handed in by a test may not). */
 static void symmetrize(double *a, size_t N)
@@ -247,68 +237,21 @@ static void symmetrize(double *a, size_t N)
         for (size_t j = i + 1; j < N; j++) a[j * N + i] = a[i * N + j];
 }
 
-/* α = K_reg⁻¹·y and the eigendecomposition, as ntk_predictor_create. */
+/* α = K_reg⁻¹·y and the eigendecomposition: the factorization of
+ * ntk_predictor_create (ntk_factor_kernel); K becomes V. */
 static ntk_status factor_eigen(ntk_model *m, double *K, ntk_error *err)
 {
-    size_t N = m->N, k = m->k, bytes = N * N * sizeof(double);
+    size_t N = m->N, k = m->k;
     const ntk_model_opts *o = &m->o;
-    double tr = 0;
-    for (size_t i = 0; i < N; i++) tr += K[i * N + i];
-    double ridge_abs = o->ridge_mode == NTK_RIDGE_RELATIVE ? o->ridge * tr / (double)N : o->ridge;
-    double *chol = malloc(bytes);
-    if (!chol) return ntk_fail(err, NTK_E_NOMEM, "out of memory factorizing a %zu x %zu kernel", N, N);
-    double jitter = 0, unit = DBL_EPSILON * fabs(tr) / (double)N;
-    for (int attempt = 0;; attempt++) {
-        sym_copy(chol, K, N, ridge_abs + jitter);
-        lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, chol, (lapack_int)N);
-        if (info == 0) {
-            m->info.cholesky_ok = 1;
-            break;
-        }
-        if (info < 0) {
-            free(chol);
-            return ntk_fail(err, NTK_E_INTERNAL, "dpotrf: argument %d", (int)-info);
-        }
-        if (!o->auto_jitter || attempt >= 14) break;
-        jitter = unit * pow(10.0, attempt + 1);
-    }
-    if (m->info.cholesky_ok) {
-        ridge_abs += jitter;
-        m->info.jitter_added = jitter;
-        if (!(m->alpha = malloc(N * k * sizeof *m->alpha))) {
-            free(chol);
-            return ntk_fail(err, NTK_E_NOMEM, "out of memory");
-        }
-        memcpy(m->alpha, m->y, N * k * sizeof *m->y);
-        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)k, chol, (lapack_int)N, m->alpha,
-                       (lapack_int)k);
-    }
-    free(chol);
-    m->info.ridge_added = ridge_abs;
-
-    for (size_t i = 0; i < N; i++) K[i * N + i] += ridge_abs; /* = sym_copy of a symmetric K */
-    if (!(m->lam = malloc(N * sizeof *m->lam)) || !(m->c = malloc(N * k * sizeof *m->c)))
-        return ntk_fail(err, NTK_E_NOMEM, "out of memory");
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, K, (lapack_int)N, m->lam);
-    if (info != 0)
-        return ntk_fail(err, NTK_E_NUMERIC,
-                        "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)", (int)info);
-    m->info.lambda_min = m->lam[0];
-    m->info.lambda_max = m->lam[N - 1];
-    double tol = 100.0 * (double)N * DBL_EPSILON * fabs(m->lam[N - 1]);
-    if (m->lam[0] < -tol)
-        return ntk_fail(err, NTK_E_NUMERIC,
-                        "the training kernel is not positive semidefinite: smallest eigenvalue %.6g, largest %.6g "
-                        "(beyond rounding; a ridge of at least %.3g would make it positive definite)",
-                        m->lam[0], m->lam[N - 1], -m->lam[0]);
-    for (size_t i = 0; i < N; i++)
-        if (m->lam[i] < 0) {
-            m->lam[i] = 0;
-            m->info.n_clipped++;
-        }
-    m->V = K; /* taken over */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, m->V, (int)N, m->y, (int)k, 0.0,
-                m->c, (int)k);
+    ntk_factor F;
+    ntk_status s = ntk_factor_kernel(K, N, m->y, k, o->ridge, o->ridge_mode, o->auto_jitter, 0, &F, err);
+    if (s) return s;
+    m->lam = F.lam;
+    m->alpha = F.alpha;
+    m->V = F.V; /* = K, taken over */
+    m->info = F.info;
+    if (!(m->c = malloc(N * k * sizeof *m->c))) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
+    ntk_dgemm(CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, m->V, (int)N, m->y, (int)k, 0.0, m->c, (int)k);
     return NTK_OK;
 }
 

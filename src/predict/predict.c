@@ -15,6 +15,8 @@
  * kernel machine defines, which is y at t = ∞ when there is no ridge.
  */
 #include "core/internal.h"
+#include "core/blas.h"
+#include "predict/predict_internal.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -74,6 +76,78 @@ static void sym_copy(double *dst, const double *a, size_t N, double add)
     }
 }
 
+ntk_status ntk_factor_kernel(double *K, size_t N, const double *r, size_t k, double ridge, ntk_ridge_mode mode,
+                             int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err)
+{
+    memset(f, 0, sizeof *f);
+    size_t bytes = N * N * sizeof(double);
+    double tr = 0;
+    for (size_t i = 0; i < N; i++) tr += K[i * N + i];
+    f->ridge_abs = mode == NTK_RIDGE_RELATIVE ? ridge * tr / (double)N : ridge;
+    double *chol = malloc(bytes);
+    f->lam = malloc(N * sizeof *f->lam);
+    if (!chol || !f->lam) {
+        free(chol);
+        free(f->lam);
+        f->lam = NULL;
+        return ntk_fail(err, NTK_E_NOMEM, "out of memory factorizing a %zu x %zu kernel", N, N);
+    }
+    /* Cholesky first (t = ∞), with the automatic jitter schedule if asked:
+     * 10ε … 1e-1 relative to the mean diagonal */
+    double jitter = 0, unit = DBL_EPSILON * fabs(tr) / (double)N;
+    ntk_status s = NTK_OK;
+    for (int attempt = 0;; attempt++) {
+        sym_copy(chol, K, N, f->ridge_abs + jitter);
+        lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, chol, (lapack_int)N);
+        if (info == 0) { f->info.cholesky_ok = 1; break; }
+        if (info < 0) { s = ntk_fail(err, NTK_E_INTERNAL, "dpotrf: argument %d", (int)-info); goto fail; }
+        if (!auto_jitter || attempt >= 14) break;
+        jitter = unit * pow(10.0, attempt + 1);
+    }
+    if (f->info.cholesky_ok) {
+        f->ridge_abs += jitter;
+        f->info.jitter_added = jitter;
+        if (!(f->alpha = malloc(N * k * sizeof *f->alpha))) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto fail; }
+        memcpy(f->alpha, r, N * k * sizeof *r);
+        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)k, chol, (lapack_int)N, f->alpha, (lapack_int)k);
+    }
+    if (keep_chol && f->info.cholesky_ok) f->chol = chol;
+    else free(chol);
+    chol = NULL;
+    f->info.ridge_added = f->ridge_abs;
+    for (size_t i = 0; i < N; i++) K[i * N + i] += f->ridge_abs;
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, K, (lapack_int)N, f->lam);
+    if (info != 0) {
+        s = ntk_fail(err, NTK_E_NUMERIC, "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)",
+                     (int)info);
+        goto fail;
+    }
+    f->info.lambda_min = f->lam[0];
+    f->info.lambda_max = f->lam[N - 1];
+    double tol = 100.0 * (double)N * DBL_EPSILON * fabs(f->lam[N - 1]);
+    if (f->lam[0] < -tol) {
+        s = ntk_fail(err, NTK_E_NUMERIC,
+                     "the training kernel is not positive semidefinite: smallest eigenvalue %.6g, largest %.6g "
+                     "(beyond rounding; a ridge of at least %.3g would make it positive definite)",
+                     f->lam[0], f->lam[N - 1], -f->lam[0]);
+        goto fail;
+    }
+    for (size_t i = 0; i < N; i++)
+        if (f->lam[i] < 0) {
+            f->lam[i] = 0;
+            f->info.n_clipped++;
+        }
+    f->V = K;
+    return NTK_OK;
+fail:
+    free(chol);
+    free(f->chol);
+    free(f->lam);
+    free(f->alpha);
+    f->lam = f->alpha = f->chol = NULL;
+    return s;
+}
+
 ntk_status ntk_predictor_create(const double *kxx, size_t N, const double *y, size_t k, const double *f0,
                                 const ntk_predict_opts *opts, ntk_predictor **out, ntk_error *err)
 {
@@ -98,70 +172,24 @@ ntk_status ntk_predictor_create(const double *kxx, size_t N, const double *y, si
     p->o = o;
     p->n_norm = (double)N * (double)k;
     p->V = malloc(bytes);
-    p->lam = malloc(N * sizeof *p->lam);
     p->c = malloc(N * k * sizeof *p->c);
     p->f0 = calloc(N * k, sizeof *p->f0);
     double *r = malloc(N * k * sizeof *r);
-    if (!p->V || !p->lam || !p->c || !p->f0 || !r) {
+    if (!p->V || !p->c || !p->f0 || !r) {
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory factorizing a %zu x %zu kernel", N, N);
         goto fail;
     }
     if (f0) memcpy(p->f0, f0, N * k * sizeof *f0);
     for (size_t i = 0; i < N * k; i++) r[i] = y[i] - p->f0[i];
 
-    double tr = 0;
-    for (size_t i = 0; i < N; i++) tr += kxx[i * N + i];
-    p->ridge_abs = o.ridge_mode == NTK_RIDGE_RELATIVE ? o.ridge * tr / (double)N : o.ridge;
-
-    /* Cholesky first (t = ∞), with automatic jitter if asked. */
-    p->chol = malloc(bytes);
-    if (!p->chol) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto fail; }
-    double jitter = 0, unit = DBL_EPSILON * fabs(tr) / (double)N;
-    for (int attempt = 0;; attempt++) {
-        sym_copy(p->chol, kxx, N, p->ridge_abs + jitter);
-        lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, p->chol, (lapack_int)N);
-        if (info == 0) { p->info.cholesky_ok = 1; break; }
-        if (info < 0) { s = ntk_fail(err, NTK_E_INTERNAL, "dpotrf: argument %d", (int)-info); goto fail; }
-        if (!o.auto_jitter || attempt >= 14) break;
-        jitter = unit * pow(10.0, attempt + 1); /* 10ε … 1e-1 relative to the mean diagonal */
-    }
-    if (p->info.cholesky_ok) {
-        p->ridge_abs += jitter;
-        p->info.jitter_added = jitter;
-        p->alpha = malloc(N * k * sizeof *p->alpha);
-        if (!p->alpha) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto fail; }
-        memcpy(p->alpha, r, N * k * sizeof *r);
-        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)k, p->chol, (lapack_int)N, p->alpha,
-                       (lapack_int)k);
-    } else {
-        free(p->chol);
-        p->chol = NULL;
-    }
-    p->info.ridge_added = p->ridge_abs;
-
-    /* Eigendecomposition of Θ_reg. */
-    sym_copy(p->V, kxx, N, p->ridge_abs);
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, p->V, (lapack_int)N, p->lam);
-    if (info != 0) {
-        s = ntk_fail(err, NTK_E_NUMERIC, "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)",
-                     (int)info);
-        goto fail;
-    }
-    p->info.lambda_min = p->lam[0];
-    p->info.lambda_max = p->lam[N - 1];
-    double tol = 100.0 * (double)N * DBL_EPSILON * fabs(p->lam[N - 1]);
-    if (p->lam[0] < -tol) {
-        s = ntk_fail(err, NTK_E_NUMERIC,
-                     "the training kernel is not positive semidefinite: smallest eigenvalue %.6g, largest %.6g "
-                     "(is it a valid kernel matrix?)",
-                     p->lam[0], p->lam[N - 1]);
-        goto fail;
-    }
-    for (size_t i = 0; i < N; i++)
-        if (p->lam[i] < 0) {
-            p->lam[i] = 0;
-            p->info.n_clipped++;
-        }
+    sym_copy(p->V, kxx, N, 0.0);
+    ntk_factor F;
+    if ((s = ntk_factor_kernel(p->V, N, r, k, o.ridge, o.ridge_mode, o.auto_jitter, 1, &F, err))) goto fail;
+    p->lam = F.lam;
+    p->alpha = F.alpha;
+    p->chol = F.chol;
+    p->ridge_abs = F.ridge_abs;
+    p->info = F.info;
     /* c = Vᵀ r */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, r, (int)k, 0.0,
                 p->c, (int)k);
@@ -174,17 +202,10 @@ fail:
     return s;
 }
 
-/* g_t(λ) = (1 − e_t(λ))/λ and, for the training points, (λ − ρ)·g_t(λ). */
+/* g_t(λ) = (1 − e_t(λ))/λ (predict_internal.h). */
 static double gfun(const ntk_predictor *p, double lam, double t)
 {
-    double x = p->o.lr * lam / p->n_norm; /* rate per unit time */
-    double one_minus_e;                   /* 1 − e_t(λ) */
-    if (lam == 0) return p->o.lr * t / p->n_norm;
-    if (p->o.discrete)
-        one_minus_e = x < 1 ? -expm1(t * log1p(-x)) : 1.0 - pow(1.0 - x, t);
-    else
-        one_minus_e = -expm1(-x * t);
-    return one_minus_e / lam;
+    return ntk_predict_g(p->o.lr, p->n_norm, p->o.discrete, lam, t);
 }
 
 static ntk_status check_times(const ntk_predictor *p, const double *times, size_t n, ntk_error *err)

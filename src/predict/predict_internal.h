@@ -26,6 +26,22 @@ static inline double ntk_predict_g(double lr, double n_norm, int discrete, doubl
     return one_minus_e / lam;
 }
 
+/* The factorization behind ntk_predictor_create and model fits. K (N × N,
+ * both triangles) gets the ridge ρ (ridge·tr(K)/N or absolute) plus, with
+ * auto_jitter, the smallest jitter 10^j·ε·tr(K)/N that lets Cholesky
+ * succeed; then α = (K + ρI)⁻¹·r (N × k) when Cholesky works, and
+ * K + ρI = V·diag(λ)·Vᵀ by dsyevd with V overwriting K (f->V = K). An
+ * eigenvalue below −100·N·ε·λ_max is refused as not PSD; tinier negative
+ * ones are clipped to 0 and counted. keep_chol keeps the Cholesky factor
+ * (upper, row-major) in f->chol. On failure nothing is left allocated. */
+typedef struct {
+    double *V, *lam, *alpha, *chol;
+    double ridge_abs;
+    ntk_predict_info info;
+} ntk_factor;
+ntk_status ntk_factor_kernel(double *K, size_t N, const double *r, size_t k, double ridge, ntk_ridge_mode mode,
+                             int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err);
+
 /* ntk_model_fit after the kernel: x (N × d) is the scaled input the kernel
  * saw; kxx (N × N, symmetric, the model's kernel) and nngp_xx (N × N, the
  * train NNGP for variances of an NTK model, or NULL) are malloc'd blocks
