@@ -16,109 +16,9 @@
 # source tree) and TMPDIR (a scratch folder). Ends with "N passed, M failed".
 set -u
 
-: "${NTK_BIN:?NTK_BIN must name the ntk binary}"
 : "${NTK_TEST_DIR:?NTK_TEST_DIR must name the tests folder}"
-W=$(mktemp -d "${TMPDIR:-/tmp}/ntk-fit-errors.XXXXXX") || { echo "cannot make a scratch folder"; exit 1; }
-trap 'rm -rf "$W"' EXIT
-
-npass=0
-nfail=0
-
-record() {
-    local verdict=$1 name=$2
-    shift 2
-    if [ "$verdict" = ok ]; then
-        npass=$((npass + 1))
-        return
-    fi
-    nfail=$((nfail + 1))
-    echo "FAIL: $name"
-    local r
-    for r in "$@"; do echo "      $r"; done
-}
-
-state_of() {
-    if [ -e "$1" ]; then cksum <"$1" 2>/dev/null || echo "unreadable"; else echo absent; fi
-}
-
-# expect_error NAME CODE OUT [TEXT...] -- ARGS...
-#   Runs "$NTK_BIN" ARGS and checks: exit code CODE; stdout empty; stderr is
-#   one line, starting with "ntk fit:", "ntk predict:" or "ntk:", containing
-#   every TEXT (fixed strings); OUT (a comma list of paths, or "-") is as it
-#   was before the run and no OUT.tmp.* file is left behind.
-expect_error() {
-    local name=$1 code=$2 outs=$3
-    shift 3
-    local -a texts=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do texts+=("$1"); shift; done
-    [ $# -gt 0 ] && shift
-    local -a paths=() before=()
-    local p
-    if [ "$outs" != - ]; then
-        IFS=, read -r -a paths <<<"$outs"
-        for p in "${paths[@]}"; do before+=("$(state_of "$p")"); done
-    fi
-    "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null
-    local rc=$?
-    local -a why=()
-    [ "$rc" -eq "$code" ] || why+=("exit code $rc, expected $code")
-    [ -s "$W/stdout" ] && why+=("stdout not empty: $(head -c 200 "$W/stdout")")
-    local nlines
-    nlines=$(wc -l <"$W/stderr")
-    if [ ! -s "$W/stderr" ]; then
-        why+=("stderr is empty")
-    elif [ "$nlines" -ne 1 ] || [ -n "$(tail -c 1 "$W/stderr")" ]; then
-        why+=("stderr is not exactly one line ($nlines newlines)")
-    fi
-    local line
-    line=$(cat "$W/stderr")
-    case $line in
-    ntk:* | "ntk fit:"* | "ntk predict:"*) ;;
-    *) why+=("stderr does not start with 'ntk:', 'ntk fit:' or 'ntk predict:'") ;;
-    esac
-    local t
-    for t in "${texts[@]+"${texts[@]}"}"; do
-        case $line in
-        *"$t"*) ;;
-        *) why+=("stderr lacks: $t") ;;
-        esac
-    done
-    local k
-    for k in "${!paths[@]}"; do
-        p=${paths[$k]}
-        local after
-        after=$(state_of "$p")
-        if [ "$after" != "${before[$k]}" ]; then
-            if [ "${before[$k]}" = absent ]; then why+=("$p was created"); else why+=("$p was changed"); fi
-        fi
-        if compgen -G "$p.tmp.*" >/dev/null; then why+=("temporary file left: $(echo "$p".tmp.*)"); fi
-    done
-    if [ ${#why[@]} -eq 0 ]; then
-        record ok "$name"
-    else
-        why+=("command: ntk $*" "stderr:  $line")
-        record bad "$name" "${why[@]}"
-    fi
-}
-
-expect_help() {
-    local name=$1
-    shift
-    local -a texts=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do texts+=("$1"); shift; done
-    [ $# -gt 0 ] && shift
-    "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null
-    local rc=$?
-    local -a why=()
-    [ "$rc" -eq 0 ] || why+=("exit code $rc, expected 0")
-    [ -s "$W/stdout" ] || why+=("stdout is empty")
-    [ -s "$W/stderr" ] && why+=("stderr not empty: $(head -c 200 "$W/stderr")")
-    local t
-    for t in "${texts[@]+"${texts[@]}"}"; do
-        grep -qF -- "$t" "$W/stdout" || why+=("stdout lacks: $t")
-    done
-    if [ ${#why[@]} -eq 0 ]; then record ok "$name"; else record bad "$name" "${why[@]}" "command: ntk $*"; fi
-}
+. "$(dirname "$0")/lib.sh"
+ntk_commands="fit predict"
 
 # setup NAME ARGS...: a command the cases below need; a failure is counted.
 setup() {
@@ -256,5 +156,4 @@ for c in fit predict; do
 done
 expect_help "ntk --help lists fit and predict" "  fit " "  predict " -- --help
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish

@@ -10,61 +10,12 @@
 # source tree) and TMPDIR (a scratch folder). Ends with "N passed, M failed".
 set -u
 
-: "${NTK_BIN:?NTK_BIN must name the ntk binary}"
-W=$(mktemp -d "${TMPDIR:-/tmp}/ntk-kernel-ok.XXXXXX") || { echo "cannot make a scratch folder"; exit 1; }
-trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/lib.sh"
 
-npass=0
-nfail=0
-
-# ok|bad NAME [REASON...]: counts a case, printing the reasons of a failure.
-record() {
-    local verdict=$1 name=$2
-    shift 2
-    if [ "$verdict" = ok ]; then
-        npass=$((npass + 1))
-        return
-    fi
-    nfail=$((nfail + 1))
-    echo "FAIL: $name"
-    local r
-    for r in "$@"; do echo "      $r"; done
-}
-
-# run NAME ARGS...: runs "$NTK_BIN" ARGS, which must succeed with an empty
-# stderr (callers pass --quiet to `ntk kernel`). Returns non-zero (after
-# recording a failure) otherwise, so that dependent checks can be skipped.
-run() {
-    local name=$1
-    shift
-    "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null
-    local rc=$?
-    local -a why=()
-    [ "$rc" -eq 0 ] || why+=("exit code $rc")
-    [ -s "$W/stderr" ] && why+=("stderr: $(head -c 300 "$W/stderr")")
-    if [ ${#why[@]} -eq 0 ]; then
-        record ok "$name"
-        return 0
-    fi
-    record bad "$name" "${why[@]}" "command: ntk $*"
-    return 1
-}
-
-# same_bytes NAME FILE1 FILE2: the two files are identical.
-same_bytes() {
-    if [ ! -f "$2" ] || [ ! -f "$3" ]; then
-        record bad "$1" "missing: $( [ -f "$2" ] || echo "$2") $( [ -f "$3" ] || echo "$3")"
-    elif cmp -s "$2" "$3"; then
-        record ok "$1"
-    else
-        record bad "$1" "$2 and $3 differ: $(cmp "$2" "$3" 2>&1 | head -1)"
-    fi
-}
-
-# close_csv NAME FILE REF TOL [PART]: two CSV matrices of the same shape,
+# close_rel_csv NAME FILE REF TOL [PART]: two CSV matrices of the same shape,
 # with |a - b| <= TOL * |b| entry by entry (non-numeric fields rejected);
 # PART = all (default), diag or offdiag: which entries are compared.
-close_csv() {
+close_rel_csv() {
     local msg
     msg=$(awk -F, -v tol="$4" -v part="${5:-all}" '
         function num(s) { return s ~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ }
@@ -86,22 +37,11 @@ close_csv() {
     if [ -z "$msg" ] && [ -s "$2" ]; then record ok "$1"; else record bad "$1" "$2 vs $3: ${msg:-empty file}"; fi
 }
 
-# check NAME REASON COMMAND...: records a pass when COMMAND succeeds, else a
-# failure with REASON.
-check() {
-    local name=$1 reason=$2
-    shift 2
-    if "$@"; then record ok "$name"; else record bad "$name" "$reason"; fi
-}
-
 # has_text FILE TEXT: FILE contains TEXT (fixed string; binary files too).
 has_text() { grep -aqF -- "$2" "$1"; }
 
 # npy_header FILE: the printable part of the first 128 bytes of a .npy file.
 npy_header() { head -c 128 "$1" | tr -cd '[:print:]'; }
-
-# shape_csv FILE: prints "ROWS COLS" (COLS of the first row) of a CSV file.
-shape_csv() { awk -F, 'NR == 1 { c = NF } END { print NR, c }' "$1"; }
 
 # ------------------------------------------------------------ inputs
 
@@ -213,7 +153,7 @@ for get in ntk nngp; do
         shape=$(shape_csv "$W/diag_$get.csv")
         check "--diag $get: 40 values" "shape $shape" [ "$shape" = "40 1" ]
         diag_of "$W/full_$get.csv" >"$W/fdiag_$get.csv"
-        close_csv "--diag $get = diagonal of the full kernel (1e-15)" "$W/diag_$get.csv" "$W/fdiag_$get.csv" 1e-15
+        close_rel_csv "--diag $get = diagonal of the full kernel (1e-15)" "$W/diag_$get.csv" "$W/fdiag_$get.csv" 1e-15
     fi
 done
 if run "--diag ntk,nngp to npy" kernel --arch "$A" --x1 "$X" --get ntk,nngp --diag --out "$W/d_ntk.npy,$W/d_nngp.npy" --quiet; then
@@ -230,7 +170,7 @@ run "--x2 = --x1 (same file)" kernel --arch "$A" --x1 "$X" --x2 "$X" --get ntk,n
     --out "$W/xx_ntk.csv,$W/xx_nngp.csv" --quiet
 for get in ntk nngp; do
     for part in offdiag diag; do
-        close_csv "$get: --x2 X1 = no --x2, $part (1e-12)" "$W/xx_$get.csv" "$W/full_$get.csv" 1e-12 $part
+        close_rel_csv "$get: --x2 X1 = no --x2, $part (1e-12)" "$W/xx_$get.csv" "$W/full_$get.csv" 1e-12 $part
     done
 done
 cp "$X" "$W/x_copy.csv"
@@ -242,14 +182,14 @@ if run "--x1 X1 --x2 X2" kernel --arch "$A" --x1 "$W/x1.csv" --x2 "$W/x2.csv" --
     check "X1 x X2 shape 25 x 15" "$shape" [ "$shape" = "25 15" ]
     awk -F, 'NR <= 25 { for (j = 26; j <= 40; j++) printf "%s%s", $j, (j < 40 ? "," : "\n") }' \
         "$W/full_ntk.csv" >"$W/block.csv"
-    close_csv "X1 x X2 = block of the stacked kernel (1e-12)" "$W/x12.csv" "$W/block.csv" 1e-12
+    close_rel_csv "X1 x X2 = block of the stacked kernel (1e-12)" "$W/x12.csv" "$W/block.csv" 1e-12
 fi
 if run "--x1 X2 --x2 X1" kernel --arch "$A" --x1 "$W/x2.csv" --x2 "$W/x1.csv" --out "$W/x21.csv" --quiet; then
     # the transpose of X1 x X2, exactly: each entry is one function of (x, x')
     awk -F, '{ for (j = 1; j <= NF; j++) k[NR, j] = $j; n = NR; m = NF }
         END { for (j = 1; j <= m; j++) for (i = 1; i <= n; i++) printf "%s%s", k[i, j], (i < n ? "," : "\n") }' \
         "$W/x12.csv" >"$W/x12t.csv"
-    close_csv "X2 x X1 = transpose of X1 x X2 (1e-14)" "$W/x21.csv" "$W/x12t.csv" 1e-14
+    close_rel_csv "X2 x X1 = transpose of X1 x X2 (1e-14)" "$W/x21.csv" "$W/x12t.csv" 1e-14
 fi
 
 # ------------------------------------------------------------ --columns and --header
@@ -302,11 +242,10 @@ else
 fi
 # quadrature against the closed form (loosely: this checks the flags reach the library)
 run "--numeric" kernel --arch "$A" --x1 "$X" --numeric --out "$W/q.csv" --quiet &&
-    close_csv "--numeric = closed form (1e-6)" "$W/q.csv" "$W/full_ntk.csv" 1e-6
+    close_rel_csv "--numeric = closed form (1e-6)" "$W/q.csv" "$W/full_ntk.csv" 1e-6
 run "--numeric --quad-degree 40" kernel --arch "$A" --x1 "$X" --numeric --quad-degree 40 --out "$W/q40.csv" --quiet &&
-    close_csv "--quad-degree 40 = closed form (1e-6)" "$W/q40.csv" "$W/full_ntk.csv" 1e-6
+    close_rel_csv "--quad-degree 40 = closed form (1e-6)" "$W/q40.csv" "$W/full_ntk.csv" 1e-6
 
 # (ntk demo is tested in tests/cli/compare.sh)
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish

@@ -21,96 +21,7 @@
 # source tree) and TMPDIR (a scratch folder). Ends with "N passed, M failed".
 set -u
 
-: "${NTK_BIN:?NTK_BIN must name the ntk binary}"
-W=$(mktemp -d "${TMPDIR:-/tmp}/ntk-net-ok.XXXXXX") || { echo "cannot make a scratch folder"; exit 1; }
-trap 'rm -rf "$W"' EXIT
-
-npass=0
-nfail=0
-
-# ok|bad NAME [REASON...]: counts a case, printing the reasons of a failure.
-record() {
-    local verdict=$1 name=$2
-    shift 2
-    if [ "$verdict" = ok ]; then
-        npass=$((npass + 1))
-        return
-    fi
-    nfail=$((nfail + 1))
-    echo "FAIL: $name"
-    local r
-    for r in "$@"; do echo "      $r"; done
-}
-
-# run NAME ARGS...: runs "$NTK_BIN" ARGS, which must succeed with an empty
-# stderr (callers pass --quiet). Returns non-zero (after recording a
-# failure) otherwise, so that dependent checks can be skipped.
-run() {
-    local name=$1
-    shift
-    "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null
-    local rc=$?
-    local -a why=()
-    [ "$rc" -eq 0 ] || why+=("exit code $rc")
-    [ -s "$W/stderr" ] && why+=("stderr: $(head -c 300 "$W/stderr")")
-    [ -s "$W/stdout" ] && why+=("stdout: $(head -c 300 "$W/stdout")")
-    if [ ${#why[@]} -eq 0 ]; then
-        record ok "$name"
-        return 0
-    fi
-    record bad "$name" "${why[@]}" "command: ntk $*"
-    return 1
-}
-
-# same_bytes NAME FILE1 FILE2: the two files are identical.
-same_bytes() {
-    if [ ! -f "$2" ] || [ ! -f "$3" ]; then
-        record bad "$1" "missing: $( [ -f "$2" ] || echo "$2") $( [ -f "$3" ] || echo "$3")"
-    elif cmp -s "$2" "$3"; then
-        record ok "$1"
-    else
-        record bad "$1" "$2 and $3 differ: $(cmp "$2" "$3" 2>&1 | head -1)"
-    fi
-}
-
-# differ NAME FILE1 FILE2: both exist and are not identical.
-differ() {
-    if [ -f "$2" ] && [ -f "$3" ] && ! cmp -s "$2" "$3"; then record ok "$1"; else record bad "$1" "$2 and $3 are the same (or missing)"; fi
-}
-
-# close_csv NAME FILE REF TOL: two CSV matrices of the same shape with
-# |a - b| <= TOL * max(|b|, max|REF|) entry by entry.
-close_csv() {
-    local msg
-    msg=$(awk -F, -v tol="$4" '
-        function abs(v) { return v < 0 ? -v : v }
-        FNR == NR { nf1[FNR] = NF; for (j = 1; j <= NF; j++) a[FNR, j] = $j; n1 = FNR; next }
-        {
-            n2 = FNR
-            if (NF != nf1[FNR]) { printf "row %d: %d fields vs %d\n", FNR, nf1[FNR], NF; bad = 1; exit }
-            for (j = 1; j <= NF; j++) { b[FNR, j] = $j; if (abs($j) > scale) scale = abs($j) }
-        }
-        END {
-            if (bad) exit
-            if (n1 != n2) { printf "%d rows vs %d\n", n1, n2; exit }
-            if (n1 == 0) { print "empty"; exit }
-            for (i = 1; i <= n1; i++) for (j = 1; j <= nf1[i]; j++) {
-                d = abs(a[i, j] - b[i, j])
-                if (d > tol * scale) { printf "row %d, column %d: %.17g vs %.17g (|diff| %.3g > %s * %.3g)\n", i, j, a[i, j], b[i, j], d, tol, scale; exit }
-            }
-        }' "$2" "$3" 2>&1)
-    if [ -z "$msg" ]; then record ok "$1"; else record bad "$1" "$2 vs $3: $msg"; fi
-}
-
-# check NAME REASON COMMAND...: a pass when COMMAND succeeds.
-check() {
-    local name=$1 reason=$2
-    shift 2
-    if "$@"; then record ok "$name"; else record bad "$name" "$reason"; fi
-}
-
-# shape_csv FILE: "ROWS COLS" (COLS of the first row).
-shape_csv() { awk -F, 'NR == 1 { c = NF } END { print NR, c }' "$1"; }
+. "$(dirname "$0")/lib.sh"
 
 # ------------------------------------------------------------ inputs
 
@@ -360,5 +271,4 @@ if command -v script >/dev/null && script -qec true /dev/null >/dev/null 2>&1; t
     same_bytes "the bar does not change the result" "$W/tty.npz" "$W/tty2.npz"
 fi
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish
