@@ -157,6 +157,9 @@ ntk_status ntk_net_init(ntk_net *net, uint64_t seed, ntk_error *err)
         double sw = D->param == NTK_PARAM_NTK ? 1.0 : L->w_std / sqrt((double)D->n_in);
         double sb = D->param == NTK_PARAM_NTK ? 1.0 : L->b_std;
         size_t nw = D->n_in * D->n_out;
+        /* counter-based: each entry depends only on (seed, index), so the
+         * loop can be split among threads without changing θ0 */
+#pragma omp parallel for schedule(static) if (nw > 65536)
         for (size_t i = 0; i < nw; i++) net->theta[D->w_offset + i] = sw * net_normal(key, D->w_offset + i);
         if (D->has_bias)
             for (size_t i = 0; i < D->n_out; i++) net->theta[D->b_offset + i] = sb * net_normal(key, D->b_offset + i);
