@@ -1,16 +1,23 @@
 /*
  * kernel.c — infinite-width NNGP K and NTK Θ of a fully-connected network
- * (docs/math.md: Inputs, Dense 'ntk'/'standard', Activations).
+ * (docs/math.md: Inputs, Dense 'ntk'/'standard', Activations;
+ * docs/kernels.md: how and why).
  *
- *   K⁰ = X1·X2ᵀ/d (one BLAS call: dsyrk when X2 = X1, else dgemm), Θ⁰ = 0;
- *   then every entry runs the whole layer recursion in registers, reading its
- *   Gram value once and writing K and Θ once. The per-point variances q(x,x)
- *   at each activation's input are computed first (n × #activations doubles),
- *   by the same code as the entries, so a diagonal entry sees q12 = q11 = q22
- *   bit for bit and its angle is exactly 0.
+ * Two paths, same arguments and checks:
+ *  - fast (kernel_fast, every activation closed form): the Gram product
+ *    and the layer recursion fused per 256×1024 output block — one
+ *    single-threaded BLAS call for the block, then the layers on it in
+ *    vectorized tiles (tile.c, vmath.c) while it is in cache, then its
+ *    mirror into the lower triangle. K⁰(x,x) comes from ddot for the
+ *    per-point variances, the diagonal mode and every self-pair alike, so a
+ *    point with itself has ρ = 1 exactly.
+ *  - reference (ntk_kernel_ref; also any quadrature network): K⁰ by one
+ *    blocked BLAS call (src/core/blas.c), then every entry runs the whole
+ *    recursion in registers through act.c and libm; the per-point variances
+ *    are the Gram diagonal's, computed by the same code as the entries.
  * Memory: the outputs, the inputs and the per-point variances; no N×N
- * temporaries. Entries are independent, so the thread count cannot change
- * any result.
+ * temporaries. Entries are independent and the blocks are a rule of the
+ * shapes, so the thread count cannot change any result.
  */
 #include "core/internal.h"
 #include "kernel/kernel_internal.h"
@@ -23,24 +30,6 @@
 #include <omp.h>
 #endif
 
-enum { STEP_DENSE_NTK, STEP_DENSE_STD, STEP_ACT };
-
-typedef struct {
-    int kind;
-    double w2, b2;   /* dense: w_std², b_std²                        */
-    double n_in;     /* standard: the layer's input width             */
-    double bias1;    /* standard: 1 if the layer has a bias           */
-    const ntk_layer *act;
-    size_t slot;     /* activation: index into the per-point variances */
-} step;
-
-typedef struct {
-    size_t n_steps, n_act;
-    step *steps;
-    int numeric;
-    ntk_quad quad;
-} plan;
-
 ntk_kernel_opts ntk_kernel_opts_default(void)
 {
     ntk_kernel_opts o;
@@ -50,7 +39,7 @@ ntk_kernel_opts ntk_kernel_opts_default(void)
     return o;
 }
 
-static ntk_status plan_build(plan *P, const ntk_arch *arch, const ntk_kernel_opts *o, size_t d,
+static ntk_status plan_build(ntk_plan *P, const ntk_arch *arch, const ntk_kernel_opts *o, size_t d,
                              ntk_error *err)
 {
     size_t n = ntk_arch_n_layers(arch);
@@ -62,23 +51,24 @@ static ntk_status plan_build(plan *P, const ntk_arch *arch, const ntk_kernel_opt
     double n_in = (double)d;
     for (size_t i = 0; i < n; i++) {
         const ntk_layer *L = ntk_arch_layer(arch, i);
-        step *S = &P->steps[i];
+        ntk_step *S = &P->steps[i];
         if (L->kind == NTK_LAYER_DENSE) {
             int param = L->param >= 0 ? L->param : (int)o->param;
-            S->kind = param == NTK_PARAM_STANDARD ? STEP_DENSE_STD : STEP_DENSE_NTK;
+            S->kind = param == NTK_PARAM_STANDARD ? NTK_STEP_DENSE_STD : NTK_STEP_DENSE_NTK;
             S->w2 = L->w_std * L->w_std;
             S->b2 = L->b_std * L->b_std;
             S->n_in = n_in;
             S->bias1 = L->has_bias ? 1.0 : 0.0;
             n_in = (double)L->width;
         } else {
-            S->kind = STEP_ACT;
+            S->kind = NTK_STEP_ACT;
             S->act = L;
             S->slot = P->n_act++;
             if (!ntk_act_has_closed_form(L->act)) need_quad = 1;
         }
     }
     P->n_steps = n;
+    P->fast = !need_quad;
     if (need_quad) {
         ntk_status s = ntk_quad_init(&P->quad, o->quad_degree, err);
         if (s) {
@@ -91,18 +81,18 @@ static ntk_status plan_build(plan *P, const ntk_arch *arch, const ntk_kernel_opt
 
 /* The whole recursion for one pair. qa/qb: the two points' variances at the
  * activation inputs (slot-major, stride sa/sb). */
-static inline void run_entry(const plan *P, double q12, const double *qa, size_t sa,
+static inline void run_entry(const ntk_plan *P, double q12, const double *qa, size_t sa,
                              const double *qb, size_t sb, double *Kout, double *Tout)
 {
     double K = q12, Th = 0.0;
     for (size_t i = 0; i < P->n_steps; i++) {
-        const step *S = &P->steps[i];
+        const ntk_step *S = &P->steps[i];
         switch (S->kind) {
-        case STEP_DENSE_NTK:
+        case NTK_STEP_DENSE_NTK:
             K = S->w2 * K + S->b2;
             Th = K + S->w2 * Th;
             break;
-        case STEP_DENSE_STD:
+        case NTK_STEP_DENSE_STD:
             Th = S->n_in * K + S->w2 * Th + S->bias1;
             K = S->w2 * K + S->b2;
             break;
@@ -121,17 +111,17 @@ static inline void run_entry(const plan *P, double q12, const double *qa, size_t
 /* Variance recursion of one point, recording q at each activation input
  * into qs[slot*stride]; returns K(x,x) and Θ(x,x). Runs exactly the ops of
  * run_entry with q12 = q11 = q22. */
-static void run_diag(const plan *P, double q, double *qs, size_t stride, double *Kout, double *Tout)
+static void run_diag(const ntk_plan *P, double q, double *qs, size_t stride, double *Kout, double *Tout)
 {
     double K = q, Th = 0.0;
     for (size_t i = 0; i < P->n_steps; i++) {
-        const step *S = &P->steps[i];
+        const ntk_step *S = &P->steps[i];
         switch (S->kind) {
-        case STEP_DENSE_NTK:
+        case NTK_STEP_DENSE_NTK:
             K = S->w2 * K + S->b2;
             Th = K + S->w2 * Th;
             break;
-        case STEP_DENSE_STD:
+        case NTK_STEP_DENSE_STD:
             Th = S->n_in * K + S->w2 * Th + S->bias1;
             K = S->w2 * K + S->b2;
             break;
@@ -171,8 +161,184 @@ static ntk_status check_output(const double *a, size_t n1, size_t n2, const char
     return NTK_OK;
 }
 
-ntk_status ntk_kernel(const ntk_arch *arch, const ntk_kernel_opts *opts, const double *x1, size_t n1,
-                      const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
+
+/* ---- fast path: tiles (tile.c) -------------------------------------- */
+
+/* Work-item block of the fused Gram + layers: GB_R rows × GB_C columns.
+ * Large enough that each single-threaded BLAS call amortizes its packing
+ * (A and B panels are packed once per call), small enough that the block
+ * (K and Θ: 2 × 2 MiB) is still in cache for the layers and the mirror. */
+#define GB_R 256
+#define GB_C 1024 /* ≥ GB_R: a strip's first block holds its diagonal square */
+_Static_assert(GB_C >= GB_R, "GB_C < GB_R");
+
+/* Stores a finished tile; adds (v − v) of every value to *bad (0 when
+ * finite, NaN otherwise), which folds the finiteness check in. */
+static void tile_store(const double *k, const double *th, size_t m, double *g, int kout_is_g, double *other,
+                       double *bad)
+{
+    const double *first = kout_is_g ? k : th;
+    double z = 0;
+    for (size_t t = 0; t < m; t++) {
+        g[t] = first[t];
+        z += first[t] - first[t];
+    }
+    if (other)
+        for (size_t t = 0; t < m; t++) {
+            other[t] = th[t];
+            z += th[t] - th[t];
+        }
+    *bad += z;
+}
+
+/* Per-point variances and their roots (slot-major, see ntk_tile_run) and, if wanted, the diagonal
+ * K and Θ, for n points whose K⁰ is g[i], by diagonal-mode tiles. */
+static void diag_tiles(const ntk_plan *P, size_t n, const double *g, double *q, double *kd, double *td)
+{
+    double k[NTK_TILE], th[NTK_TILE];
+    for (size_t i0 = 0; i0 < n; i0 += NTK_TILE) {
+        size_t m = n - i0 < NTK_TILE ? n - i0 : NTK_TILE;
+        memcpy(k, g + i0, m * sizeof *k);
+        ntk_tile_run(P, m, k, th, NULL, 0, NULL, 0, q ? q + i0 : NULL, n);
+        if (kd) memcpy(kd + i0, k, m * sizeof *k);
+        if (td) memcpy(td + i0, th, m * sizeof *th);
+    }
+}
+
+static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *o, const double *x1, size_t n1,
+                              const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
+{
+    ntk_status s = NTK_OK;
+    size_t na = P->n_act ? P->n_act : 1;
+    const int sym = x2 == NULL;
+    if (sym) n2 = n1;
+    double alpha = 1.0 / (double)d;
+    /* per-point variances at each activation input, slot-major (so a row
+     * tile reads its column points' values contiguously) */
+    double *q1 = malloc(2 * n1 * na * sizeof *q1);
+    double *q2 = sym ? q1 : malloc(2 * n2 * na * sizeof *q2);
+    double *g0 = malloc((n1 + (sym ? 0 : n2)) * sizeof *g0);
+    if (!q1 || !q2 || !g0) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
+        goto done;
+    }
+
+    if (o->diag) {
+        for (size_t i = 0; i < n1; i++) g0[i] = cblas_ddot((int)d, x1 + i * d, 1, x1 + i * d, 1) * alpha;
+        diag_tiles(P, n1, g0, NULL, nngp, ntk);
+        if (nngp && (s = check_output(nngp, n1, 1, "NNGP", err))) goto done;
+        if (ntk && (s = check_output(ntk, n1, 1, "NTK", err))) goto done;
+        goto done;
+    }
+
+    /* K⁰ of each point with itself from ddot: the diagonal mode, the
+     * per-point variances and (below) every self-pair or identical pair
+     * start from the same value, so they run the same operations on the
+     * same numbers and a point with itself has ρ = 1 exactly */
+    for (size_t i = 0; i < n1; i++) g0[i] = cblas_ddot((int)d, x1 + i * d, 1, x1 + i * d, 1) * alpha;
+    if (!sym)
+        for (size_t j = 0; j < n2; j++) g0[n1 + j] = cblas_ddot((int)d, x2 + j * d, 1, x2 + j * d, 1) * alpha;
+    diag_tiles(P, n1, g0, q1, NULL, NULL);
+    if (!sym) diag_tiles(P, n2, g0 + n1, q2, NULL, NULL);
+
+    /* Work items: blocks of GB_R rows × GB_C columns (the upper triangle's
+     * when X2 is omitted, each row strip's first block starting at its
+     * diagonal). An item computes its Gram block by one single-threaded
+     * BLAS call (dsyrk for a diagonal square), runs the layers on it
+     * tile by tile while it is in cache, and mirrors it into the lower
+     * triangle. The blocks are a rule of the shapes alone, so the thread
+     * count cannot change a value. */
+    size_t nrs = (n1 + GB_R - 1) / GB_R, nitems = 0;
+    for (size_t r = 0; r < nrs; r++) {
+        size_t c0 = sym ? r * GB_R : 0;
+        nitems += (n2 - c0 + GB_C - 1) / GB_C;
+    }
+    size_t *items = malloc(2 * nitems * sizeof *items);
+    if (!items) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
+        goto done;
+    }
+    nitems = 0;
+    for (size_t r = 0; r < nrs; r++)
+        for (size_t c0 = sym ? r * GB_R : 0; c0 < n2; c0 += GB_C) {
+            items[2 * nitems] = r * GB_R;
+            items[2 * nitems + 1] = c0;
+            nitems++;
+        }
+
+    double *G = nngp ? nngp : ntk;
+    double *other = (nngp && ntk) ? ntk : NULL;
+    const int kout_is_g = nngp != NULL;
+    const double *xc = sym ? x1 : x2;
+    double bad = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : bad)
+    {
+#ifdef _OPENMP
+        /* this thread's BLAS calls run single-threaded (the ICV of this
+         * implicit task only), also when the region has one thread */
+        omp_set_num_threads(1);
+#endif
+        double k[NTK_TILE], th[NTK_TILE];
+#pragma omp for schedule(dynamic, 1)
+        for (size_t it = 0; it < nitems; it++) {
+            size_t i0 = items[2 * it], j0 = items[2 * it + 1];
+            size_t i1 = i0 + GB_R < n1 ? i0 + GB_R : n1, j1 = j0 + GB_C < n2 ? j0 + GB_C : n2;
+            size_t jg = j0; /* columns [jg, j1) by dgemm */
+            if (sym && j0 == i0) {
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)(i1 - i0), (int)d, alpha, x1 + i0 * d,
+                            (int)d, 0.0, G + i0 * n2 + i0, (int)n2);
+                jg = i1;
+            }
+            if (jg < j1)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(i1 - i0), (int)(j1 - jg), (int)d, alpha,
+                            x1 + i0 * d, (int)d, xc + jg * d, (int)d, 0.0, G + i0 * n2 + jg, (int)n2);
+            for (size_t i = i0; i < i1; i++) {
+                size_t js = sym && j0 < i ? i : j0;
+                if (sym && js == i) G[i * n2 + i] = g0[i];
+                if (!sym)
+                    for (size_t j = j0; j < j1; j++) {
+                        double g = G[i * n2 + j];
+                        /* The same point in X1 and X2: dgemm's sum and
+                         * ddot's may differ in the last bit, which would
+                         * put ρ at 1 − 2⁻⁵³ and move the angle to
+                         * 1.5e-8. Identical rows get q12 = q11 exactly. */
+                        if (g0[i] == g0[n1 + j] && fabs(g - g0[i]) <= 1e-12 * fabs(g0[i]) &&
+                            !memcmp(x1 + i * d, x2 + j * d, d * sizeof *x1))
+                            G[i * n2 + j] = g0[i];
+                    }
+                for (size_t t0 = js; t0 < j1; t0 += NTK_TILE) {
+                    size_t m = j1 - t0 < NTK_TILE ? j1 - t0 : NTK_TILE;
+                    double *grow = G + i * n2 + t0;
+                    memcpy(k, grow, m * sizeof *k);
+                    ntk_tile_run(P, m, k, th, q1 + i, n1, q2 + t0, n2, NULL, 0);
+                    tile_store(k, th, m, grow, kout_is_g, other ? other + i * n2 + t0 : NULL, &bad);
+                }
+            }
+            if (sym) /* mirror: G[j][i] = G[i][j] for i < j, GB_R contiguous writes per j */
+                for (size_t j = j0; j < j1; j++) {
+                    size_t ie = j < i1 ? j : i1;
+                    for (size_t i = i0; i < ie; i++) G[j * n1 + i] = G[i * n1 + j];
+                    if (other)
+                        for (size_t i = i0; i < ie; i++) other[j * n1 + i] = other[i * n1 + j];
+                }
+        }
+    }
+    free(items);
+    if (bad != 0 || bad != bad) { /* rare: find and name the first bad entry */
+        if (nngp && (s = check_output(nngp, n1, n2, "NNGP", err))) goto done;
+        if (ntk && (s = check_output(ntk, n1, n2, "NTK", err))) goto done;
+    }
+
+done:
+    free(g0);
+    if (q2 != q1) free(q2);
+    free(q1);
+    return s;
+}
+
+static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, const double *x1, size_t n1,
+                             const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err,
+                             int allow_fast)
 {
     ntk_error_clear(err);
     ntk_kernel_opts o = opts ? *opts : ntk_kernel_opts_default();
@@ -194,9 +360,14 @@ ntk_status ntk_kernel(const ntk_arch *arch, const ntk_kernel_opts *opts, const d
     if (s) return s;
     if (x2 && (s = ntk_check_finite(x2, n2, d, "X2", err))) return s;
 
-    plan P;
+    ntk_plan P;
     if ((s = plan_build(&P, arch, &o, d, err))) return s;
     int nt = thread_count(&o);
+    if (allow_fast && P.fast) {
+        s = kernel_fast(&P, nt, &o, x1, n1, x2, n2, d, nngp, ntk, err);
+        free(P.steps);
+        return s;
+    }
     size_t na = P.n_act ? P.n_act : 1;
     const int sym = x2 == NULL;
     if (sym) n2 = n1;
@@ -285,4 +456,16 @@ done:
     free(q1);
     free(P.steps);
     return s;
+}
+
+ntk_status ntk_kernel(const ntk_arch *arch, const ntk_kernel_opts *opts, const double *x1, size_t n1,
+                      const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
+{
+    return kernel_run(arch, opts, x1, n1, x2, n2, d, nngp, ntk, err, 1);
+}
+
+ntk_status ntk_kernel_ref(const ntk_arch *arch, const ntk_kernel_opts *opts, const double *x1, size_t n1,
+                          const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
+{
+    return kernel_run(arch, opts, x1, n1, x2, n2, d, nngp, ntk, err, 0);
 }
