@@ -15,7 +15,9 @@
  * radial rule (12 nodes on each of 7 panels) is converged at every degree. */
 #define NTK_QUAD_DEFAULT_DEGREE 32
 #define NTK_QUAD_RADIAL_PANELS 7
-#define NTK_QUAD_RADIAL_NODES 12
+#define NTK_QUAD_RADIAL_NODES 12     /* radial nodes per panel up to degree 24 ... */
+#define NTK_QUAD_RADIAL_NODES_MAX 48 /* ... then degree/2, so that raising the degree
+                                        also resolves oscillating φ (sin, cos at large b²q) */
 
 /* Polar quadrature for E[f(u,v)], (u,v) ~ N(0,[[q11,q12],[q12,q22]]):
  * (g1,g2) = r(cos α, sin α), u = √q11·r·cos α, v = √q22·r·cos(α − β),
@@ -29,8 +31,8 @@ typedef struct {
     double gx[NTK_QUAD_MAX_DEGREE];          /* GL nodes on [-1,1]    */
     double gw[NTK_QUAD_MAX_DEGREE];          /* GL weights            */
     int nr;                                  /* radial nodes          */
-    double r[NTK_QUAD_RADIAL_NODES * NTK_QUAD_RADIAL_PANELS];
-    double rw[NTK_QUAD_RADIAL_NODES * NTK_QUAD_RADIAL_PANELS];
+    double r[NTK_QUAD_RADIAL_NODES_MAX * NTK_QUAD_RADIAL_PANELS];
+    double rw[NTK_QUAD_RADIAL_NODES_MAX * NTK_QUAD_RADIAL_PANELS];
 } ntk_quad;
 
 /* Gauss–Legendre nodes/weights on [-1,1] by Newton on P_n. */

@@ -55,13 +55,15 @@ ntk_status ntk_quad_init(ntk_quad *q, int m, ntk_error *err)
                         NTK_QUAD_MAX_DEGREE);
     q->m = m;
     ntk_gauss_legendre(m, q->gx, q->gw);
-    double rx[NTK_QUAD_RADIAL_NODES], rwt[NTK_QUAD_RADIAL_NODES];
-    ntk_gauss_legendre(NTK_QUAD_RADIAL_NODES, rx, rwt);
+    int nr = m / 2 > NTK_QUAD_RADIAL_NODES ? m / 2 : NTK_QUAD_RADIAL_NODES;
+    if (nr > NTK_QUAD_RADIAL_NODES_MAX) nr = NTK_QUAD_RADIAL_NODES_MAX;
+    double rx[NTK_QUAD_RADIAL_NODES_MAX], rwt[NTK_QUAD_RADIAL_NODES_MAX];
+    ntk_gauss_legendre(nr, rx, rwt);
     int j = 0;
     for (int p = 0; p < NTK_QUAD_RADIAL_PANELS; p++) {
         double a = RADIAL_EDGES[p], b = RADIAL_EDGES[p + 1];
         double h = 0.5 * (b - a), c = 0.5 * (a + b);
-        for (int k = 0; k < NTK_QUAD_RADIAL_NODES; k++, j++) {
+        for (int k = 0; k < nr; k++, j++) {
             double r = c + h * rx[k];
             q->r[j] = r;
             q->rw[j] = h * rwt[k] * r * exp(-0.5 * r * r) / (2 * PI);
