@@ -9,7 +9,7 @@ what=${1:-demo}
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
-PKGS="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev liblapacke-dev libcmocka-dev libplplot-dev plplot-driver-cairo zlib1g-dev libsleef-dev"
+PKGS="build-essential cmake pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libplplot-dev plplot-driver-cairo zlib1g-dev libsleef-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
