@@ -31,17 +31,14 @@ void ntk_vm_exp_sse2(size_t n, const double *x, double *out)
     for (size_t i = 0; i < n; i += 2) _mm_storeu_pd(out + i, Sleef_expd2_u10(_mm_loadu_pd(x + i)));
 }
 
-/* 2: AVX-512F, 1: AVX2+FMA, 0: neither */
+/* 2: AVX-512F, 1: AVX2+FMA, 0: neither. libgcc fills the CPU model before
+ * main; each query is a load, so nothing is cached here (no mutable
+ * globals). Called once per tile of 256 entries. */
 static int isa(void)
 {
-    static int v = -1; /* a benign race: every thread computes the same value */
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512f")                                     ? 2
-            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
-                                                                                 : 0;
-    }
-    return v;
+    return __builtin_cpu_supports("avx512f")                                     ? 2
+           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
+                                                                              : 0;
 }
 
 void ntk_vm_atan2(size_t n, const double *y, const double *x, double *out)
