@@ -77,6 +77,10 @@ int cli_net_usage(const char *cmd, const char *arch_s, const char *params_s, con
 int cli_net_get(const char *cmd, const cli_net_src *src, size_t d_in, const char *xflag, const char *xpath,
                 ntk_net **net, ntk_linear **lin);
 
+/* A comma list of positive integers (≤ 1e8) into out (at most max);
+ * returns the count, or -1 after a usage error naming the flag. */
+int cli_parse_size_list(const char *cmd, const char *flag, const char *s, size_t *out, int max);
+
 int cmd_kernel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

@@ -38,29 +38,6 @@ static const char *COMPARE_HELP =
     "  ntk compare --arch 'dense(512,w_std=1.5,b_std=0.1),erf,dense(1,w_std=1.5)' \\\n"
     "              --x x.npy --y y.npy --x-test xt.npy --widths 64,256,1024 --out-dir out\n";
 
-/* Parses a comma list of positive integers. Returns the count or -1. */
-static int parse_size_list(const char *cmd, const char *flag, const char *s, size_t *out, int max)
-{
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p || errno || v == 0 || v > 100000000ull || (*end && *end != ',') || n >= max || *p == '-') {
-            cli_usage_error(cmd, "%s: expected a comma list of positive integers, got '%s'", flag, s);
-            return -1;
-        }
-        out[n++] = (size_t)v;
-        p = *end ? end + 1 : end;
-        if (*end == ',' && !*p) {
-            cli_usage_error(cmd, "%s: expected a comma list of positive integers, got '%s'", flag, s);
-            return -1;
-        }
-    }
-    return n;
-}
-
 static int ensure_dir(const char *cmd, const char *dir)
 {
     struct stat st;
@@ -220,13 +197,13 @@ int cmd_compare(int argc, char **argv)
     ntk_compare_opts co = ntk_compare_opts_default();
     size_t widths[64], cps[64];
     if (widths_s) {
-        int n = parse_size_list(cmd, "--widths", widths_s, widths, 64);
+        int n = cli_parse_size_list(cmd, "--widths", widths_s, widths, 64);
         if (n < 0) return 2;
         co.widths = widths;
         co.n_widths = (size_t)n;
     }
     if (cps_s) {
-        int n = parse_size_list(cmd, "--checkpoints", cps_s, cps, 64);
+        int n = cli_parse_size_list(cmd, "--checkpoints", cps_s, cps, 64);
         if (n < 0) return 2;
         co.checkpoints = cps;
         co.n_checkpoints = (size_t)n;

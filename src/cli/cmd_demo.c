@@ -58,17 +58,8 @@ int cmd_demo(int argc, char **argv)
     co.steps = 500;
     size_t widths[64];
     if (widths_s) {
-        /* same syntax as ntk compare --widths */
-        int n = 0;
-        const char *p = widths_s;
-        while (*p && n < 64) {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p || v <= 0 || v > 100000000 || (*end && *end != ','))
-                return cli_usage_error(cmd, "--widths: expected a comma list of positive integers, got '%s'", widths_s);
-            widths[n++] = (size_t)v;
-            p = *end ? end + 1 : end;
-        }
+        int n = cli_parse_size_list(cmd, "--widths", widths_s, widths, 64);
+        if (n < 0) return 2;
         co.widths = widths;
         co.n_widths = (size_t)n;
     }

@@ -30,7 +30,7 @@ static const char *KERNEL_HELP =
     "  --diag            only K(x,x) for the rows of X1 (a 1-D output of N1 values)\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
     "  --numeric         use quadrature even where a closed form exists (for checks)\n"
-    "  --quad-degree M   quadrature nodes per piece (default 20, max 96)\n"
+    "  --quad-degree M   quadrature nodes per piece (default 32, max 96)\n"
     "  --columns LIST    CSV/npy columns to use, 1-based: '1,3-5' or CSV header names\n"
     "  --header MODE     CSV header row: auto (default), yes, no\n"
     "  --quiet           no summary line on stderr\n"
@@ -43,48 +43,6 @@ static const char *KERNEL_HELP =
     "example:\n"
     "  ntk kernel --arch 'dense(512,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)' \\\n"
     "             --x1 train.npy --get ntk,nngp --out ntk.npy,nngp.npy\n";
-
-/* Splits a comma list into at most `max` items (in place). */
-static int split_list(char *s, char **items, int max)
-{
-    int n = 0;
-    char *p = s;
-    for (;;) {
-        if (n == max) return -1;
-        items[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c) break;
-        *c = '\0';
-        p = c + 1;
-    }
-    return n;
-}
-
-/* Rejects, before the kernel is computed, an --out name that ntk_io_write
- * would refuse afterwards: an unknown extension or a missing directory. With
- * two outputs this also keeps a bad second name from failing the command
- * after the first file has been written. Returns 0, or 1 after an error. */
-static int check_out(const char *cmd, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    const char *dot = strrchr(base, '.');
-    if (!dot || dot == base || (strcasecmp(dot, ".npy") && strcasecmp(dot, ".csv")))
-        return cli_error(cmd, "%s: unknown file format (use .npy or .csv)", path);
-    if (!slash) return 0;
-    char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-    if (!dir) return cli_error(cmd, "out of memory");
-    struct stat sb;
-    int rc = 0;
-    if (stat(dir, &sb) != 0)
-        rc = cli_error(cmd, "--out %s: cannot write into '%s': %s", path, dir, strerror(errno));
-    else if (!S_ISDIR(sb.st_mode))
-        rc = cli_error(cmd, "--out %s: cannot write into '%s': %s", path, dir, strerror(ENOTDIR));
-    else if (access(dir, W_OK) != 0)
-        rc = cli_error(cmd, "--out %s: cannot write into '%s': %s", path, dir, strerror(errno));
-    free(dir);
-    return rc;
-}
 
 int cmd_kernel(int argc, char **argv)
 {
@@ -136,31 +94,13 @@ int cmd_kernel(int argc, char **argv)
         else return cli_usage_error(cmd, "--header: expected auto, yes or no, got '%s'", header_s);
     }
 
-    /* --get / --out lists */
-    char getbuf[64], outbuf[8192];
-    snprintf(getbuf, sizeof getbuf, "%s", get_s ? get_s : "ntk");
-    if (strlen(out_s) >= sizeof outbuf) return cli_usage_error(cmd, "--out: value too long");
-    snprintf(outbuf, sizeof outbuf, "%s", out_s);
-    char *gets[3], *outs[3];
-    int ng = split_list(getbuf, gets, 2), no = split_list(outbuf, outs, 2);
-    if (ng < 0) return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
-    for (int k = 0; k < ng; k++) /* before counting --out files: a bad name is the error to report */
-        if (strcmp(gets[k], "ntk") && strcmp(gets[k], "nngp"))
-            return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
+    /* --get / --out lists, and the outputs checked before any work */
+    char outbuf[8192];
     const char *out_ntk = NULL, *out_nngp = NULL;
-    if (no != ng)
-        return cli_usage_error(cmd, "--out: %d file%s for %d kernel%s in --get (give one file per kernel, comma separated)",
-                               no < 0 ? 3 : no, no == 1 ? "" : "s", ng, ng == 1 ? "" : "s");
-    for (int k = 0; k < ng; k++) {
-        if (!*outs[k]) return cli_usage_error(cmd, "--out: empty file name");
-        if (!strcmp(gets[k], "ntk") && !out_ntk) out_ntk = outs[k];
-        else if (!strcmp(gets[k], "nngp") && !out_nngp) out_nngp = outs[k];
-        else return cli_usage_error(cmd, "--get: expected ntk, nngp or ntk,nngp, got '%s'", get_s);
-    }
-    if (out_ntk && out_nngp && !strcmp(out_ntk, out_nngp))
-        return cli_usage_error(cmd, "--out: the NTK and NNGP files must differ");
-    for (int k = 0; k < ng; k++)
-        if (check_out(cmd, outs[k])) return 1;
+    if ((r = cli_get_outputs(cmd, get_s, out_s, outbuf, sizeof outbuf, &out_ntk, &out_nngp))) return r;
+    if ((out_ntk && cli_check_out(cmd, "--out", out_ntk, CLI_OUT_MATRIX)) ||
+        (out_nngp && cli_check_out(cmd, "--out", out_nngp, CLI_OUT_MATRIX)))
+        return 1;
 
     char *spec = cli_arch_text(cmd, arch_s);
     if (!spec) return 1;

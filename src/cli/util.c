@@ -384,3 +384,27 @@ int cli_write_matrix(const char *cmd, const char *path, const double *data, size
     if (ntk_io_write(path, data, rows, cols, 2, &err)) return cli_error(cmd, "%s", err.msg);
     return 0;
 }
+
+/* Parses a comma list of positive integers. Returns the count or -1. */
+int cli_parse_size_list(const char *cmd, const char *flag, const char *s, size_t *out, int max)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || errno || v == 0 || v > 100000000ull || (*end && *end != ',') || n >= max || *p == '-') {
+            cli_usage_error(cmd, "%s: expected a comma list of positive integers, got '%s'", flag, s);
+            return -1;
+        }
+        out[n++] = (size_t)v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p) {
+            cli_usage_error(cmd, "%s: expected a comma list of positive integers, got '%s'", flag, s);
+            return -1;
+        }
+    }
+    return n;
+}
+
