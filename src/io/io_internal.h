@@ -57,4 +57,11 @@ ntk_status ntk_io_write_atomic(const char *path, ntk_io_emit_fn emit, const void
 /* The message for a failed read/write on a stream, with strerror(errno). */
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);
 
+/* Splits meta.txt text (n bytes, modified in place) into "key = value"
+ * lines: val[i] points at the value of keys[i] (NULL if absent); unknown
+ * keys are ignored; blank lines and '#' comments skipped; a line without
+ * '=', a key given twice or a NUL byte is NTK_E_FORMAT naming path and line. */
+ntk_status ntk_meta_parse(char *text, size_t n, const char *path, const char *const *keys, int nkeys, char **val,
+                          ntk_error *err);
+
 #endif

@@ -23,6 +23,7 @@
  * number.
  */
 #include "core/internal.h"
+#include "io/io_internal.h"
 #include "net/linear_internal.h"
 #include "net/save_internal.h"
 
@@ -132,39 +133,11 @@ typedef struct {
     char *val[M_COUNT]; /* pointers into the meta text, NULL when absent */
 } meta_t;
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = '\0';
-    return s;
-}
 
 /* Splits text (modified in place) into key = value lines. */
 static ntk_status parse_meta(char *text, size_t n, const char *path, meta_t *m, ntk_error *err)
 {
-    memset(m, 0, sizeof *m);
-    if (strlen(text) != n) return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt holds a NUL byte", path);
-    int lineno = 0;
-    for (char *line = text; line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = '\0';
-        lineno++;
-        char *t = trim(line);
-        line = nl ? nl + 1 : NULL;
-        if (!*t || *t == '#') continue;
-        char *eq = strchr(t, '=');
-        if (!eq) return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt line %d: expected 'key = value'", path, lineno);
-        *eq = '\0';
-        char *key = trim(t), *val = trim(eq + 1);
-        for (int i = 0; i < M_COUNT; i++) {
-            if (strcmp(key, META_KEYS[i])) continue;
-            if (m->val[i])
-                return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt line %d: '%s' given twice", path, lineno, key);
-            m->val[i] = val;
-        }
-    }
-    return NTK_OK;
+    return ntk_meta_parse(text, n, path, META_KEYS, M_COUNT, m->val, err);
 }
 
 /* A decimal integer without sign (strtoull alone would take "-1"). */

@@ -31,6 +31,7 @@
 #include "predict/predict_internal.h"
 
 #include "core/blas.h"
+#include "io/io_internal.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -497,38 +498,11 @@ static const char *const KEYS[K_COUNT] = {
     "auto_jitter", "input_scale", "d",      "N",     "k",           "eigen",      "cholesky",   "jitter",
     "ridge_added", "lambda_min",  "lambda_max", "n_clipped", "checksum", "fit_checksum"};
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = '\0';
-    return s;
-}
 
 /* key = value lines into val[] (pointers into text, modified in place). */
 static ntk_status parse_meta(char *text, size_t n, const char *path, char **val, ntk_error *err)
 {
-    for (int i = 0; i < K_COUNT; i++) val[i] = NULL;
-    if (strlen(text) != n) return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt holds a NUL byte", path);
-    int lineno = 0;
-    for (char *line = text; line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = '\0';
-        lineno++;
-        char *t = trim(line);
-        line = nl ? nl + 1 : NULL;
-        if (!*t || *t == '#') continue;
-        char *eq = strchr(t, '=');
-        if (!eq) return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt line %d: expected 'key = value'", path, lineno);
-        *eq = '\0';
-        char *key = trim(t), *v = trim(eq + 1);
-        for (int i = 0; i < K_COUNT; i++) {
-            if (strcmp(key, KEYS[i])) continue;
-            if (val[i]) return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt line %d: '%s' given twice", path, lineno, key);
-            val[i] = v;
-        }
-    }
-    return NTK_OK;
+    return ntk_meta_parse(text, n, path, KEYS, K_COUNT, val, err);
 }
 
 static int parse_size(const char *s, size_t lo, size_t *out)
