@@ -80,9 +80,12 @@ static ntk_status plan_build(ntk_plan *P, const ntk_arch *arch, const ntk_kernel
 }
 
 /* The whole recursion for one pair. qa/qb: the two points' variances at the
- * activation inputs (slot-major, stride sa/sb). */
-static inline void run_entry(const ntk_plan *P, double q12, const double *qa, size_t sa,
-                             const double *qb, size_t sb, double *Kout, double *Tout)
+ * activation inputs (slot-major, stride sa/sb). With rec != NULL it is the
+ * variance recursion of one point instead (q12 = q11 = q22 = K at every
+ * activation, recorded into rec[slot*sa]): the same operations, so a
+ * point paired with itself gets exactly its own variances. */
+static inline void run_layers(const ntk_plan *P, double q12, const double *qa, size_t sa, const double *qb,
+                              size_t sb, double *rec, double *Kout, double *Tout)
 {
     double K = q12, Th = 0.0;
     for (size_t i = 0; i < P->n_steps; i++) {
@@ -97,8 +100,13 @@ static inline void run_entry(const ntk_plan *P, double q12, const double *qa, si
             K = S->w2 * K + S->b2;
             break;
         default: {
-            double T, Td;
-            ntk_dual_eval(S->act, qa[S->slot * sa], K, qb[S->slot * sb], P->numeric, &P->quad, &T, &Td);
+            double T, Td, q1 = K, q2 = K;
+            if (rec) rec[S->slot * sa] = K;
+            else {
+                q1 = qa[S->slot * sa];
+                q2 = qb[S->slot * sb];
+            }
+            ntk_dual_eval(S->act, q1, K, q2, P->numeric, &P->quad, &T, &Td);
             K = T;
             Th *= Td;
         }
@@ -108,34 +116,15 @@ static inline void run_entry(const ntk_plan *P, double q12, const double *qa, si
     *Tout = Th;
 }
 
-/* Variance recursion of one point, recording q at each activation input
- * into qs[slot*stride]; returns K(x,x) and Θ(x,x). Runs exactly the ops of
- * run_entry with q12 = q11 = q22. */
+static inline void run_entry(const ntk_plan *P, double q12, const double *qa, size_t sa, const double *qb, size_t sb,
+                             double *Kout, double *Tout)
+{
+    run_layers(P, q12, qa, sa, qb, sb, NULL, Kout, Tout);
+}
+
 static void run_diag(const ntk_plan *P, double q, double *qs, size_t stride, double *Kout, double *Tout)
 {
-    double K = q, Th = 0.0;
-    for (size_t i = 0; i < P->n_steps; i++) {
-        const ntk_step *S = &P->steps[i];
-        switch (S->kind) {
-        case NTK_STEP_DENSE_NTK:
-            K = S->w2 * K + S->b2;
-            Th = K + S->w2 * Th;
-            break;
-        case NTK_STEP_DENSE_STD:
-            Th = S->n_in * K + S->w2 * Th + S->bias1;
-            K = S->w2 * K + S->b2;
-            break;
-        default: {
-            double T, Td;
-            qs[S->slot * stride] = K;
-            ntk_dual_eval(S->act, K, K, K, P->numeric, &P->quad, &T, &Td);
-            K = T;
-            Th *= Td;
-        }
-        }
-    }
-    *Kout = K;
-    *Tout = Th;
+    run_layers(P, q, NULL, stride, NULL, 0, qs, Kout, Tout);
 }
 
 static int thread_count(const ntk_kernel_opts *o)
