@@ -348,19 +348,23 @@ def panel_nodes(edges, n):
 #   r_c    first r panel [0, r_c / S] for kind 'smooth', then geometric (r_ratio)
 #   r_tail panel edges from r = 2 on (Gaussian tail)
 #   a_c    angular grading towards the split angles down to a_c / S_end
-#   osc_h  'osc': panel half-length * frequency (uniform panels), both in r and a
+#   osc_h  'osc' (sin/cos), r: panel length * frequency / 2, panel length <= osc_g / r
+#   osc_a  'osc', angle: panel length * b (sqrt(q11) + sqrt(q22))
 CFG1 = dict(n=16, R=12, r_c=0.5, r_ce=1.0, r_ratio=1.7, r_tail=(2, 3, 4.5, 6.5, 9),
-            a_c=0.02, a_ce=0.03, a_ratio=2, a_L=0.5, osc_h=2.2, osc_a=1.2)
+            a_c=0.02, a_ce=0.03, a_ratio=2, a_L=0.5, osc_h=1.5, osc_a=1.2, osc_g=5)
 CFG2 = dict(n=20, R=13, r_c=0.4, r_ce=0.7, r_ratio=1.6, r_tail=(2, 3, 4.5, 6, 8, 10.5),
-            a_c=0.015, a_ce=0.03, a_ratio=2, a_L=0.4, osc_h=3.5, osc_a=1.5)
+            a_c=0.015, a_ce=0.03, a_ratio=2, a_L=0.4, osc_h=2.5, osc_a=1.5, osc_g=6)
 
 
 def r_edges(S, kind, cfg):
   R = mpf(cfg['R'])
   if kind == 'osc':
-    L = min(mpf(2), 2 * mpf(cfg['osc_h']) / S)
-    k = int(mpmath.ceil(R / L))
-    return [R * i / k for i in range(k + 1)]
+    # panel length: <= 2 osc_h / frequency, and <= osc_g / r for the Gaussian
+    e, x = [mpf(0)], mpf(0)
+    while x < R:
+      x = min(R, x + min(mpf(2), 2 * mpf(cfg['osc_h']) / S, mpf(cfg['osc_g']) / max(x, 1)))
+      e.append(x)
+    return e
   e = [mpf(0)]
   if kind in ('smooth', 'entire'):
     x = min(mpf(1), mpf(cfg['r_c' if kind == 'smooth' else 'r_ce']) / S)
