@@ -187,6 +187,10 @@ static void test_numeric_network_refs(void **state)
     (void)state;
     assert_true(run_ref_cases("ref/ntnum", 64, 1e-10, 0, 0) >= 5);
     assert_true(run_ref_cases("ref/ntnum", 0, 1e-8, 0, 0) >= 5);
+    /* the same families plus ELU, against 40-digit mpmath evaluations of
+     * the recursion (tools/mp_reference/make_cases.py) */
+    assert_true(run_ref_cases("ref/mp", 64, 1e-10, 0, 0) >= 6);
+    assert_true(run_ref_cases("ref/mp", 0, 1e-8, 0, 0) >= 6);
 }
 
 static double *random_x(size_t n, size_t d, uint64_t seed, double scale)

@@ -591,7 +591,7 @@ def main():
   import argparse
   ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   ap.add_argument('--jobs', type=int, default=os.cpu_count() or 2)
-  ap.add_argument('--acts', help='comma-separated subset (no file is written)')
+  ap.add_argument('--acts', help='semicolon-separated subset (no file is written)')
   args = ap.parse_args()
   acts = list(ACTS) if not args.acts else args.acts.split(';')
   for a in acts:
