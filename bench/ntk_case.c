@@ -19,7 +19,7 @@
  *   train      params.npz, x, y, lr, steps -> out/theta.npy, out/f.npy
  *              floor: steps × the dgemms of one forward + backward pass
  *   predict    kxx, kxt, y, lr, times   -> out/pred.npy (n_times × M × k)
- *              floor: dsyevd of kxx + kxt·V + Vᵀ·y
+ *              floor: dsyevd of kxx + Vᵀ·y + per time V·W and kxt·(V·W)
  * The floors run on the case's own shapes (contents do not matter to BLAS).
  */
 #include "ntk.h"
@@ -354,7 +354,7 @@ static void predict_setup(ctx *c)
     size_t N = c->n1, M = c->n2;
     c->fa = xmalloc(N * N * sizeof(double));
     c->fb = xmalloc(N * sizeof(double));
-    c->fc = xmalloc(M * N * sizeof(double));
+    c->fc = xmalloc((N + M) * c->k * sizeof(double));
     c->fd = xmalloc(N * c->k * sizeof(double));
 }
 
@@ -374,10 +374,15 @@ static void predict_floor(ctx *c)
 {
     size_t N = c->n1, M = c->n2, k = c->k;
     memcpy(c->fa, c->kxx.data, N * N * sizeof(double));
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, c->fa, (lapack_int)N, c->fb))
+    /* column-major: the fastest way to call it (LAPACKE's row-major wrapper
+     * transposes in and out); the matrix is symmetric */
+    if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)N, c->fa, (lapack_int)N, c->fb))
         die("dsyevd failed", NULL);
-    gemm(CblasTrans, CblasNoTrans, N, k, N, c->fa, c->y.data, c->fd);       /* Vᵀ·y */
-    gemm(CblasNoTrans, CblasNoTrans, M, N, N, c->kxt.data, c->fa, c->fc);  /* kxt·V */
+    gemm(CblasTrans, CblasNoTrans, N, k, N, c->fa, c->y.data, c->fd); /* c = Vᵀ·y */
+    for (size_t q = 0; q < c->n_times; q++) {                         /* per time */
+        gemm(CblasNoTrans, CblasNoTrans, N, k, N, c->fa, c->fd, c->fc);             /* V·W     */
+        gemm(CblasNoTrans, CblasNoTrans, M, k, N, c->kxt.data, c->fc, c->fc + N * k); /* kxt·u */
+    }
 }
 
 static void predict_finish(ctx *c)
@@ -446,7 +451,7 @@ int main(int argc, char **argv)
         floor_what = "steps x dgemms of one forward+backward";
     } else if (!strcmp(name, "predict")) {
         setup = predict_setup; run = predict_run; floor_fn = predict_floor; finish = predict_finish;
-        floor_what = "dsyevd + kxt*V + V^T*y";
+        floor_what = "dsyevd + V^T*y + per time V*W, kxt*(V*W)";
     } else {
         fprintf(stderr, "ntk_case: unknown case '%s' (netinit, kernel, empirical, train, predict)\n", name);
         return 2;

@@ -46,8 +46,9 @@ def thread_env():
   env = dict(os.environ)
   env.update(OMP_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS),
              MKL_NUM_THREADS=str(THREADS), JAX_PLATFORMS='cpu', JAX_ENABLE_X64='1',
-             # spinning OpenMP threads are ruinous on a loaded machine (see docs/performance.md)
-             OMP_WAIT_POLICY=os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'),
+             # long-spinning OpenMP threads are ruinous on a loaded machine, sleeping at
+             # once is ruinous for LAPACK: a short spin (see docs/performance.md)
+             GOMP_SPINCOUNT=os.environ.get('GOMP_SPINCOUNT', '10000'),
              XLA_FLAGS='--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=%d' % THREADS)
   return env
 
@@ -713,8 +714,9 @@ def driver(a):
   os.makedirs(a.work, exist_ok=True)
   B = Bench(a)
   only = set(a.only.split(',')) if a.only else None
-  print('threads: %d for every side; OPENBLAS_CORETYPE=%s; OMP_WAIT_POLICY=%s' % (
-      THREADS, os.environ.get('OPENBLAS_CORETYPE', '(unset)'), thread_env()['OMP_WAIT_POLICY']),
+  print('threads: %d for every side; OPENBLAS_CORETYPE=%s; GOMP_SPINCOUNT=%s; OMP_WAIT_POLICY=%s' % (
+      THREADS, os.environ.get('OPENBLAS_CORETYPE', '(unset)'), thread_env()['GOMP_SPINCOUNT'],
+      os.environ.get('OMP_WAIT_POLICY', '(unset)')),
         flush=True)
   for i in range(1, 8):
     if only and str(i) not in only:

@@ -185,6 +185,14 @@ static void check_against_predictor(const ntk_model_opts *o, uint64_t seed)
     if (ntk_model_predict(l, f.xt, M, D, times, nt, blocked, NULL, &err)) fail_msg("blocked: %s", err.msg);
     assert_close(blocked, got, nt * M * K, 1e-12, "blocked vs whole");
 
+    /* as many outputs as test points (M2 = K): the other route for the means,
+     * (kt·V)·W instead of kt·(V·W) */
+    enum { M2 = K };
+    double few[6 * M2 * K], few_ref[6 * M2 * K];
+    if (ntk_model_predict(l, f.xt, M2, D, times, nt, few, NULL, &err)) fail_msg("few: %s", err.msg);
+    for (size_t ti = 0; ti < nt; ti++) memcpy(few_ref + ti * M2 * K, got + ti * M * K, M2 * K * sizeof *few);
+    assert_close(few, few_ref, nt * M2 * K, 1e-12, "k >= M route vs k < M route");
+
     /* the training points themselves at t = ∞ without ridge: the targets */
     if (o->ridge == 0 && !o->auto_jitter) {
         double fit_y[N * K], inf = INFINITY;
@@ -273,6 +281,10 @@ static void check_cov(ntk_model_kernel kind, const ntk_model_opts *base, uint64_
     if (ntk_model_predict(m, f.xt, M, D, times, nt, mean, var, &err)) fail_msg("%s", err.msg);
     if (ntk_model_predict(l, f.xt, M, D, times, nt, mean, var2, &err)) fail_msg("%s", err.msg);
     assert_memory_equal(var, var2, sizeof var);
+    /* the means do not depend on whether variances are asked for */
+    double mean_nv[5 * M * K];
+    if (ntk_model_predict(l, f.xt, M, D, times, nt, mean_nv, NULL, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(mean_nv, mean, sizeof mean);
     ntk_model_info mi;
     ntk_model_get_info(m, &mi);
     double cond = mi.factor.lambda_max / mi.factor.lambda_min;

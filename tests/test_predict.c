@@ -267,8 +267,9 @@ static void test_flow_vs_rk4(void **state)
     const double times[] = {0.0, 0.3, 3.0, 30.0, 300.0};
     const size_t nt = sizeof times / sizeof *times;
     double worst = 0, worst_rk = 0, worst_x = 0;
-    for (int kk = 0; kk < 2; kk++) {
-        size_t k = kk ? 3 : 1;
+    /* k = 1, 3 < M: kxt·(V·W) per time; k = 7 ≥ M: (kxt·V)·W */
+    for (int kk = 0; kk < 3; kk++) {
+        size_t k = kk == 2 ? 7 : kk ? 3 : 1;
         for (int nz = 0; nz < 2; nz++) {
             double n = (double)(N * k);
             ntk_predict_opts o = ntk_predict_opts_default();
@@ -614,6 +615,60 @@ static void test_infinite_time(void **state)
     assert_true(e[1] > 1e-3);            /* t = 1e6 is still visibly short of the limit */
     assert_true(e[2] <= tol && eu[2] <= 8.0 * N * EPS); /* t = 1e9 has converged (e^{-1000} = 0) */
     free(w); free(y); free(f0); free(f0t); free(r); free(alpha); free(ref); free(f); free(u);
+    ntk_predictor_free(p);
+    free_problem(&P);
+}
+
+/* An ill-conditioned but positive definite kernel, κ = 1e11 beyond the
+ * 1/(20·N^2.5·ε) below which the predictor skips Cholesky: t = ∞ then goes
+ * through the Cholesky factor, for the mean and for the covariance. Θ has
+ * the eigenvectors of a ReLU NTK and eigenvalues 10^(−11·i/(N−1)). The
+ * references solve with dposv; both sides' errors are ~N·ε·κ. */
+static void test_infinite_time_cholesky_route(void **state)
+{
+    (void)state;
+    const size_t N = 30, M = 5, d = 4, k = 2;
+    problem P = make_problem(RELU2, N, M, d, 414);
+    double *Q = malloc(N * N * sizeof *Q), *w = malloc(N * N * sizeof *w), *Th = calloc(N * N, sizeof *Th);
+    eig(P.T, N, w, Q);
+    for (size_t i = 0; i < N; i++) w[i] = pow(10.0, -11.0 * (double)i / (double)(N - 1));
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = i; j < N; j++) {
+            double a = 0;
+            for (size_t l = 0; l < N; l++) a += Q[i * N + l] * w[l] * Q[j * N + l];
+            Th[i * N + j] = Th[j * N + i] = a;
+        }
+    double kappa = cond(Th, N), nn = (double)N;
+    assert_true(kappa > 1.0 / (20.0 * nn * nn * sqrt(nn) * EPS)); /* the Cholesky route, by construction */
+    double tol = 8.0 * nn * EPS * kappa;
+    double *y = rnd(N * k, 71, 1.0), *X = malloc(N * (M > k ? M : k) * sizeof *X);
+    double *mean = malloc(M * k * sizeof *mean), *mref = malloc(M * k * sizeof *mref);
+    ntk_predict_opts o = ntk_predict_opts_default();
+    ntk_predictor *p = mkpred(Th, N, y, k, NULL, &o);
+    ntk_predict_info info;
+    ntk_predictor_info(p, &info);
+    assert_true(info.cholesky_ok && info.jitter_added == 0);
+    double tinf = INFINITY;
+    pred(p, P.Tt, M, NULL, &tinf, 1, mean);
+    spd_solve(Th, N, 0.0, y, k, X);
+    mm(M, k, N, P.Tt, X, mref);
+    double em = tu_max_rel(mean, mref, M * k);
+    /* the GP posterior with Θ = K: Ktt − Kt·Θ⁻¹·Ktᵀ */
+    double *KtT = malloc(N * M * sizeof *KtT), *cov = malloc(M * M * sizeof *cov), *ref = malloc(M * M * sizeof *ref);
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) KtT[j * M + i] = P.Tt[i * N + j];
+    spd_solve(Th, N, 0.0, KtT, M, X);
+    mm(M, M, N, P.Tt, X, ref);
+    for (size_t i = 0; i < M * M; i++) ref[i] = P.Ttt[i] - ref[i];
+    pcov(p, P.Tt, M, Th, P.Tt, P.Ttt, 0, INFINITY, cov);
+    double scale = 0, ec = 0;
+    for (size_t i = 0; i < M * M; i++) scale = fmax(scale, fabs(ref[i]));
+    for (size_t i = 0; i < M * M; i++) ec = fmax(ec, fabs(cov[i] - ref[i]) / scale);
+    print_message("t = inf by Cholesky (κ = %.2e): mean %.2e, posterior covariance %.2e vs dposv (tolerance 8Nεκ = "
+                  "%.2e)\n",
+                  kappa, em, ec, tol);
+    if (!(em <= tol && ec <= tol)) fail_msg("Cholesky route: mean %.3e cov %.3e > %.3e", em, ec, tol);
+    free(Q); free(w); free(Th); free(y); free(X); free(mean); free(mref); free(KtT); free(cov); free(ref);
     ntk_predictor_free(p);
     free_problem(&P);
 }
@@ -1139,6 +1194,7 @@ int main(void)
         cmocka_unit_test(test_discrete_vs_iteration),
         cmocka_unit_test(test_vs_linearized_network),
         cmocka_unit_test(test_infinite_time),
+        cmocka_unit_test(test_infinite_time_cholesky_route),
         cmocka_unit_test(test_ridge),
         cmocka_unit_test(test_gp_inference),
         cmocka_unit_test(test_monte_carlo_ensemble),

@@ -79,7 +79,8 @@ static double lambda_max(const ntk_net *net, const double *x, size_t N)
     ntk_error err;
     if (!T || !v || !w || ntk_empirical_ntk(net, x, N, NULL, 0, 1, T, &err)) goto done;
     if (m <= STABLE_DSYEVD_MAX) {
-        if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)m, T, (lapack_int)m, w) == 0) lam = w[m - 1];
+        /* column-major 'L' = row-major 'U' of the symmetric T, without LAPACKE's copy */
+        if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)m, T, (lapack_int)m, w) == 0) lam = w[m - 1];
         goto done;
     }
     for (size_t i = 0; i < m; i++) v[i] = 1.0 / sqrt((double)m);

@@ -245,7 +245,7 @@ static ntk_status factor_eigen(ntk_model *m, double *K, ntk_error *err)
     size_t N = m->N, k = m->k;
     const ntk_model_opts *o = &m->o;
     ntk_factor F;
-    ntk_status s = ntk_factor_kernel(K, N, m->y, k, o->ridge, o->ridge_mode, o->auto_jitter, 0, &F, err);
+    ntk_status s = ntk_factor_kernel(K, NULL, N, m->y, k, o->ridge, o->ridge_mode, o->auto_jitter, 0, &F, err);
     if (s) return s;
     m->lam = F.lam;
     m->alpha = F.alpha;
@@ -770,8 +770,15 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
     if ((s = ntk_check_finite(xt, M, d, "test inputs", err))) return s;
     const size_t N = m->N, k = m->k;
     const int ntk = m->o.kernel == NTK_MODEL_NTK;
-    int need_A = var != NULL;
-    for (size_t i = 0; i < n_times; i++) need_A |= isfinite(times[i]);
+    /* finite times: mean = kt·(V·W_t) with W_t = diag(g_t)·c, the N × k
+     * coefficients u_t = V·W_t formed once per call (N²·k + b·N·k per block
+     * and time); when the outputs outnumber the test points, A = kt·V per
+     * block instead (b·N² + b·N·k). Variances need A anyway; the means do
+     * not depend on whether they are asked for. */
+    size_t n_fin = 0;
+    for (size_t i = 0; i < n_times; i++) n_fin += isfinite(times[i]) != 0;
+    const int coef = k < M && n_fin;
+    int need_A = var != NULL || (n_fin && !coef);
 
     size_t B = m->block_rows ? m->block_rows : BLOCK_ELEMS / N;
     if (B < 1) B = 1;
@@ -785,10 +792,20 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
     double *T = var && ntk ? malloc(bn * sizeof *T) : NULL;
     double *kd = var ? malloc(B * sizeof *kd) : NULL;
     double *g = malloc(N * sizeof *g), *W = malloc(N * k * sizeof *W);
+    double *u = coef ? malloc(n_fin * N * k * sizeof *u) : NULL;
     if ((m->test_scale != 1.0 && !xs) || !kt || (var && ntk && (!kn || !P || !T)) || (need_A && !A) || (var && !kd) ||
-        !g || !W) {
+        !g || !W || (coef && !u)) {
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory for %zu x %zu test kernel blocks", B, N);
         goto done;
+    }
+    for (size_t ti = 0, q = 0; coef && ti < n_times; ti++) {
+        if (!isfinite(times[ti])) continue;
+        for (size_t j = 0; j < N; j++) {
+            double gj = ntk_predict_g(m->o.lr, m->n_norm, m->o.discrete, m->lam[j], times[ti]);
+            for (size_t a = 0; a < k; a++) W[j * k + a] = gj * m->c[j * k + a];
+        }
+        ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, m->V, (int)N, W, (int)k, 0.0,
+                  u + q++ * N * k, (int)k);
     }
     /* the ridge of K(X,X) for NTK-model variances, as ntk_predict_cov */
     double ridge_K = 0;
@@ -816,12 +833,15 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
         if (need_A)
             ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)N, (int)N, 1.0, kt, (int)N, m->V,
                         (int)N, 0.0, A, (int)N);
-        for (size_t ti = 0; ti < n_times; ti++) {
+        for (size_t ti = 0, q = 0; ti < n_times; ti++) {
             double t = times[ti];
             double *o = mean + (ti * M + i0) * k;
             if (isinf(t)) {
                 ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, kt, (int)N,
                             m->alpha, (int)k, 0.0, o, (int)k);
+            } else if (coef) {
+                ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, kt, (int)N, u + q++ * N * k,
+                          (int)k, 0.0, o, (int)k);
             } else {
                 for (size_t j = 0; j < N; j++) {
                     double gj = ntk_predict_g(m->o.lr, m->n_norm, m->o.discrete, m->lam[j], t);
@@ -877,5 +897,6 @@ done:
     free(kd);
     free(g);
     free(W);
+    free(u);
     return s;
 }

@@ -7,9 +7,12 @@
  *
  * One eigendecomposition Θ_reg = V·diag(λ)·Vᵀ (dsyevd) serves every time t:
  * with c = Vᵀ·(y − f0) and g_t(λ) = (1 − e_t(λ))/λ,
- *   f_t(x*) = f0(x*) + [Θ(x*,X)·V]·diag(g_t)·c,
- * so a new t costs O(M·N·k) once Θ(x*,X)·V is formed. t = ∞ uses the
- * Cholesky factor (dpotrf) of Θ_reg: α = Θ_reg⁻¹·(y − f0).
+ *   f_t(x*) = f0(x*) + Θ(x*,X)·[V·diag(g_t)·c],
+ * O(N²·k + M·N·k) per t (Θ(x*,X)·V once and O(M·N·k) per t when the
+ * outputs outnumber the test points, k ≥ M). t = ∞ uses
+ * α = Θ_reg⁻¹·(y − f0): V·diag(1/λ)·Vᵀ·(y − f0) when Θ_reg is certainly
+ * positive definite (κ₂ < 1/(20·N^2.5·ε)), otherwise by its Cholesky
+ * factor (dpotrf), which decides and finds the jitter.
  * The training points are predicted as test points with Θ(X,X) = Θ_reg − ρ·I
  * (ρ the absolute ridge), i.e. V·diag((λ − ρ)·g_t)·c: the function the
  * kernel machine defines, which is y at t = ∞ when there is no ridge.
@@ -76,52 +79,131 @@ static void sym_copy(double *dst, const double *a, size_t N, double add)
     }
 }
 
-ntk_status ntk_factor_kernel(double *K, size_t N, const double *r, size_t k, double ridge, ntk_ridge_mode mode,
-                             int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err)
+/* In-place transpose of a square N×N matrix, in cache blocks (LAPACKE's
+ * row-major wrappers transpose column by column, which costs as much as a
+ * third of dsyevd at N = 2048: we call the column-major routines instead). */
+static void transpose_inplace(double *a, size_t N)
+{
+    enum { TB = 32 };
+    for (size_t i0 = 0; i0 < N; i0 += TB)
+        for (size_t j0 = i0; j0 < N; j0 += TB) {
+            size_t i1 = i0 + TB < N ? i0 + TB : N, j1 = j0 + TB < N ? j0 + TB : N;
+            for (size_t i = i0; i < i1; i++)
+                for (size_t j = (j0 == i0 ? i + 1 : j0); j < j1; j++) {
+                    double t = a[i * N + j];
+                    a[i * N + j] = a[j * N + i];
+                    a[j * N + i] = t;
+                }
+        }
+}
+
+/* X = A⁻¹·B for B (N × k, row-major, in place) with A = UᵀU, U the upper
+ * Cholesky factor stored row-major (= the column-major lower factor L of
+ * dpotrf 'L', A = L·Lᵀ). Two triangular solves, no copies of U. */
+static void chol_solve(const double *U, size_t N, double *B, size_t k)
+{
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, (int)N, (int)k, 1.0, U, (int)N, B,
+                (int)k);
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, (int)N, (int)k, 1.0, U, (int)N, B,
+                (int)k);
+}
+
+ntk_status ntk_factor_kernel(double *K, const double *K0, size_t N, const double *r, size_t k, double ridge,
+                             ntk_ridge_mode mode, int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err)
 {
     memset(f, 0, sizeof *f);
     size_t bytes = N * N * sizeof(double);
     double tr = 0;
     for (size_t i = 0; i < N; i++) tr += K[i * N + i];
     f->ridge_abs = mode == NTK_RIDGE_RELATIVE ? ridge * tr / (double)N : ridge;
-    double *chol = malloc(bytes);
+    /* a copy of K for the Cholesky factorization, if it is needed, unless
+     * the caller keeps one (K0) */
+    double *chol = K0 ? NULL : malloc(bytes), *orig = NULL;
     f->lam = malloc(N * sizeof *f->lam);
-    if (!chol || !f->lam) {
+    if ((!K0 && !chol) || !f->lam) {
         free(chol);
         free(f->lam);
         f->lam = NULL;
         return ntk_fail(err, NTK_E_NOMEM, "out of memory factorizing a %zu x %zu kernel", N, N);
     }
-    /* Cholesky first (t = ∞), with the automatic jitter schedule if asked:
-     * 10ε … 1e-1 relative to the mean diagonal */
-    double jitter = 0, unit = DBL_EPSILON * fabs(tr) / (double)N;
+    if (chol) memcpy(chol, K, bytes);
     ntk_status s = NTK_OK;
-    for (int attempt = 0;; attempt++) {
-        sym_copy(chol, K, N, f->ridge_abs + jitter);
-        lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, chol, (lapack_int)N);
-        if (info == 0) { f->info.cholesky_ok = 1; break; }
-        if (info < 0) { s = ntk_fail(err, NTK_E_INTERNAL, "dpotrf: argument %d", (int)-info); goto fail; }
-        if (!auto_jitter || attempt >= 14) break;
-        jitter = unit * pow(10.0, attempt + 1);
-    }
-    if (f->info.cholesky_ok) {
-        f->ridge_abs += jitter;
-        f->info.jitter_added = jitter;
-        if (!(f->alpha = malloc(N * k * sizeof *f->alpha))) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto fail; }
-        memcpy(f->alpha, r, N * k * sizeof *r);
-        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)k, chol, (lapack_int)N, f->alpha, (lapack_int)k);
-    }
-    if (keep_chol && f->info.cholesky_ok) f->chol = chol;
-    else free(chol);
-    chol = NULL;
-    f->info.ridge_added = f->ridge_abs;
     for (size_t i = 0; i < N; i++) K[i * N + i] += f->ridge_abs;
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, K, (lapack_int)N, f->lam);
+    /* column-major 'L' = the row-major upper triangle (no LAPACKE copies):
+     * eigenvector j comes back as row j; one blocked transpose makes it
+     * column j */
+    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', (lapack_int)N, K, (lapack_int)N, f->lam);
     if (info != 0) {
         s = ntk_fail(err, NTK_E_NUMERIC, "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)",
                      (int)info);
         goto fail;
     }
+    transpose_inplace(K, N);
+    if (!(f->alpha = malloc(N * k * sizeof *f->alpha))) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    /* t = ∞ needs K_reg positive definite. When κ₂(K_reg) < 1/(20·N^2.5·ε)
+     * Cholesky is certain to succeed (Higham, Accuracy and Stability,
+     * Thm 10.7: 20·N^1.5·κ₂(H)·u < 1 with H the diagonally scaled matrix,
+     * κ₂(H) ≤ N·κ₂(K_reg)), so it is not run: α = V·diag(1/λ)·Vᵀ·r, and no
+     * jitter is needed. Otherwise Cholesky decides, with the automatic jitter
+     * schedule if asked: 10ε … 1e-1 relative to the mean diagonal; a jitter
+     * shifts every eigenvalue by itself. */
+    double lmin = f->lam[0], lmax = f->lam[N - 1];
+    double nn = (double)N;
+    if (lmin > 0 && lmin > 20.0 * nn * nn * sqrt(nn) * DBL_EPSILON * lmax) {
+        f->info.cholesky_ok = 1;
+        double *c = malloc(N * k * sizeof *c);
+        if (!c) {
+            s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, K, (int)N, r, (int)k, 0.0,
+                    c, (int)k);
+        for (size_t j = 0; j < N; j++)
+            for (size_t a = 0; a < k; a++) c[j * k + a] /= f->lam[j];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, K, (int)N, c, (int)k,
+                    0.0, f->alpha, (int)k);
+        free(c);
+        free(chol);
+        chol = NULL;
+    } else {
+        double jitter = 0, unit = DBL_EPSILON * fabs(tr) / (double)N;
+        if ((!chol && !(chol = malloc(bytes))) || (auto_jitter && !K0 && !(orig = malloc(bytes)))) {
+            s = ntk_fail(err, NTK_E_NOMEM, "out of memory factorizing a %zu x %zu kernel", N, N);
+            goto fail;
+        }
+        if (orig) memcpy(orig, chol, bytes);
+        const double *src = K0 ? K0 : orig;
+        for (int attempt = 0;; attempt++) {
+            if (attempt || K0) memcpy(chol, src, bytes);
+            for (size_t i = 0; i < N; i++) chol[i * N + i] += f->ridge_abs + jitter;
+            /* column-major 'L' reads and writes the row-major upper
+             * triangle: the factor is U with UᵀU = K_reg + jitter */
+            info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)N, chol, (lapack_int)N);
+            if (info == 0) { f->info.cholesky_ok = 1; break; }
+            if (info < 0) { s = ntk_fail(err, NTK_E_INTERNAL, "dpotrf: argument %d", (int)-info); goto fail; }
+            if (!auto_jitter || attempt >= 14) break;
+            jitter = unit * pow(10.0, attempt + 1);
+        }
+        free(orig);
+        orig = NULL;
+        if (f->info.cholesky_ok) {
+            f->ridge_abs += jitter;
+            f->info.jitter_added = jitter;
+            for (size_t i = 0; i < N; i++) f->lam[i] += jitter;
+            memcpy(f->alpha, r, N * k * sizeof *r);
+            chol_solve(chol, N, f->alpha, k);
+        } else {
+            free(f->alpha);
+            f->alpha = NULL;
+        }
+        if (keep_chol && f->info.cholesky_ok) f->chol = chol;
+        else free(chol);
+        chol = NULL;
+    }
+    f->info.ridge_added = f->ridge_abs;
     f->info.lambda_min = f->lam[0];
     f->info.lambda_max = f->lam[N - 1];
     double tol = 100.0 * (double)N * DBL_EPSILON * fabs(f->lam[N - 1]);
@@ -141,6 +223,7 @@ ntk_status ntk_factor_kernel(double *K, size_t N, const double *r, size_t k, dou
     return NTK_OK;
 fail:
     free(chol);
+    free(orig);
     free(f->chol);
     free(f->lam);
     free(f->alpha);
@@ -182,9 +265,9 @@ ntk_status ntk_predictor_create(const double *kxx, size_t N, const double *y, si
     if (f0) memcpy(p->f0, f0, N * k * sizeof *f0);
     for (size_t i = 0; i < N * k; i++) r[i] = y[i] - p->f0[i];
 
-    sym_copy(p->V, kxx, N, 0.0);
+    memcpy(p->V, kxx, bytes); /* the factorization reads the upper triangle only */
     ntk_factor F;
-    if ((s = ntk_factor_kernel(p->V, N, r, k, o.ridge, o.ridge_mode, o.auto_jitter, 1, &F, err))) goto fail;
+    if ((s = ntk_factor_kernel(p->V, kxx, N, r, k, o.ridge, o.ridge_mode, o.auto_jitter, 1, &F, err))) goto fail;
     p->lam = F.lam;
     p->alpha = F.alpha;
     p->chol = F.chol;
@@ -240,23 +323,32 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
     if (M == 0) return ntk_fail(err, NTK_E_SHAPE, "no test points");
     if (kxt && (s = ntk_check_finite(kxt, M, N, "test-train kernel", err))) return s;
     if (kxt && f0t && (s = ntk_check_finite(f0t, M, k, "initial test outputs", err))) return s;
-    double *A = NULL, *W = malloc(N * k * sizeof *W);
-    if (!W) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
-    int need_A = 0;
-    for (size_t i = 0; i < n_times; i++) need_A |= isfinite(times[i]);
-    if (kxt && need_A) {
-        size_t bytes;
-        if (ntk_mul_size(M, N, sizeof(double), &bytes) || !(A = malloc(bytes))) {
-            free(W);
-            return ntk_fail(err, NTK_E_NOMEM, "out of memory for a %zu x %zu product", M, N);
-        }
+    /* a finite time t: with W = diag(g_t)·c (N × k),
+     *   f_t = base + kxt·(V·W)       (N²·k + M·N·k flops; k < M)
+     *       = base + (kxt·V)·W       (M·N² once for all times, then M·N·k);
+     * the choice depends on the shapes only, so the result at one time does
+     * not depend on the other times asked for. Without kxt (training
+     * points) f_t = base + V·diag((λ − ρ)·g_t)·c. */
+    const int a_path = kxt && k >= M;
+    int need = 0;
+    for (size_t i = 0; i < n_times; i++) need |= isfinite(times[i]);
+    double *W = malloc(N * k * sizeof *W), *u = NULL, *A = NULL;
+    size_t bytes = 0;
+    int bad = !W;
+    if (!bad && need && kxt && !a_path) bad = !(u = malloc(N * k * sizeof *u));
+    if (!bad && need && a_path) bad = ntk_mul_size(M, N, sizeof(double), &bytes) || !(A = malloc(bytes));
+    if (bad) {
+        free(W);
+        free(u);
+        return ntk_fail(err, NTK_E_NOMEM, "out of memory for the predictions of %zu points", M);
+    }
+    if (A)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V,
                     (int)N, 0.0, A, (int)N);
-    }
+    const double *base = kxt ? f0t : p->f0;
     for (size_t ti = 0; ti < n_times; ti++) {
         double t = times[ti];
         double *o = out + ti * M * k;
-        const double *base = kxt ? f0t : p->f0;
         for (size_t i = 0; i < M * k; i++) o[i] = base ? base[i] : 0.0;
         if (isinf(t)) {
             if (kxt) {
@@ -273,11 +365,22 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
             if (!kxt) g *= p->lam[j] - p->ridge_abs;
             for (size_t a = 0; a < k; a++) W[j * k + a] = g * p->c[j * k + a];
         }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt ? A : p->V, (int)N, W,
-                    (int)k, 1.0, o, (int)k);
+        if (A) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, A, (int)N, W, (int)k,
+                        1.0, o, (int)k);
+        } else if (kxt) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, W,
+                        (int)k, 0.0, u, (int)k);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt, (int)N, u,
+                        (int)k, 1.0, o, (int)k);
+        } else {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, W,
+                        (int)k, 1.0, o, (int)k);
+        }
     }
     free(A);
     free(W);
+    free(u);
     return NTK_OK;
 }
 
@@ -306,19 +409,21 @@ ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, 
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory for the covariance");
         goto done;
     }
-    if (isinf(t)) {
-        /* Tᵀ = Θ_reg⁻¹·kxtᵀ via the Cholesky factor */
-        for (size_t i = 0; i < M; i++)
-            for (size_t j = 0; j < N; j++) B[j * M + i] = kxt[i * N + j];
-        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)N, (lapack_int)M, p->chol, (lapack_int)N, B, (lapack_int)M);
-        for (size_t i = 0; i < M; i++)
-            for (size_t j = 0; j < N; j++) T[i * N + j] = B[j * M + i];
+    if (isinf(t) && p->chol) {
+        /* T = kxt·Θ_reg⁻¹ by the Cholesky factor, T·UᵀU = kxt: two
+         * triangular solves from the right */
+        memcpy(T, kxt, M * N * sizeof *T);
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)M, (int)N, 1.0, p->chol,
+                    (int)N, T, (int)N);
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, (int)M, (int)N, 1.0, p->chol,
+                    (int)N, T, (int)N);
     } else {
-        /* T = (kxt·V)·diag(g)·Vᵀ */
+        /* T = (kxt·V)·diag(g)·Vᵀ, g = 1/λ at t = ∞ when Θ_reg was certain
+         * to be positive definite (no Cholesky factor then) */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V, (int)N,
                     0.0, B, (int)N);
         for (size_t j = 0; j < N; j++) {
-            double g = gfun(p, p->lam[j], t);
+            double g = isinf(t) ? 1.0 / p->lam[j] : gfun(p, p->lam[j], t);
             for (size_t i = 0; i < M; i++) B[i * N + j] *= g;
         }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)N, 1.0, B, (int)N, p->V, (int)N, 0.0,

@@ -27,20 +27,25 @@ static inline double ntk_predict_g(double lr, double n_norm, int discrete, doubl
 }
 
 /* The factorization behind ntk_predictor_create and model fits. K (N × N,
- * both triangles) gets the ridge ρ (ridge·tr(K)/N or absolute) plus, with
- * auto_jitter, the smallest jitter 10^j·ε·tr(K)/N that lets Cholesky
- * succeed; then α = (K + ρI)⁻¹·r (N × k) when Cholesky works, and
- * K + ρI = V·diag(λ)·Vᵀ by dsyevd with V overwriting K (f->V = K). An
- * eigenvalue below −100·N·ε·λ_max is refused as not PSD; tinier negative
- * ones are clipped to 0 and counted. keep_chol keeps the Cholesky factor
- * (upper, row-major) in f->chol. On failure nothing is left allocated. */
+ * row-major; only its upper triangle is read) gets the ridge ρ
+ * (ridge·tr(K)/N or absolute); K + ρI = V·diag(λ)·Vᵀ by dsyevd with V
+ * overwriting K (f->V = K). When κ₂(K + ρI) < 1/(20·N^2.5·ε), Cholesky is
+ * certain to succeed and is skipped: α = V·diag(1/λ)·Vᵀ·r. Otherwise
+ * Cholesky decides t = ∞ (with auto_jitter, after the smallest jitter
+ * 10^j·ε·tr(K)/N that lets it succeed, which shifts every λ): α =
+ * (K + ρI)⁻¹·r (N × k) when it works, and keep_chol keeps its factor
+ * (upper, row-major) in f->chol. An eigenvalue below −100·N·ε·λ_max is
+ * refused as not PSD; tinier negative ones are clipped to 0 and counted.
+ * K0, when not NULL, is an untouched copy of K the caller keeps (only
+ * read, if Cholesky runs); without it K is copied first. On failure
+ * nothing is left allocated. */
 typedef struct {
     double *V, *lam, *alpha, *chol;
     double ridge_abs;
     ntk_predict_info info;
 } ntk_factor;
-ntk_status ntk_factor_kernel(double *K, size_t N, const double *r, size_t k, double ridge, ntk_ridge_mode mode,
-                             int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err);
+ntk_status ntk_factor_kernel(double *K, const double *K0, size_t N, const double *r, size_t k, double ridge,
+                             ntk_ridge_mode mode, int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err);
 
 /* ntk_model_fit after the kernel: x (N × d) is the scaled input the kernel
  * saw; kxx (N × N, symmetric, the model's kernel) and nngp_xx (N × N, the
