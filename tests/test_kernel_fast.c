@@ -132,6 +132,42 @@ static void exp_ulp(vm1_fn fn, const char *name)
     free(x); free(o);
 }
 
+/* acos over [−1, 1]: uniform, clustered at ±1 (the ReLU angle of nearly
+ * parallel inputs: 1 − 2⁻ᵏ up to k = 60), tiny arguments, and the edges;
+ * outside [−1, 1] and NaN give NaN. */
+static void acos_ulp(vm1_fn fn, const char *name)
+{
+    tu_rng r = {seed ^ 0x7f4a7c159e3779b9ull};
+    double *x = malloc(NV * sizeof *x), *o = malloc(NV * sizeof *o);
+    const double edge[] = {0.0, -0.0, 1.0, -1.0, 1 - 0x1p-53, -(1 - 0x1p-53), 0.5, -0.5, 0x1p-1074, -0x1p-1074,
+                           0x1p-30, 1 + 0x1p-52, -1 - 0x1p-52, 2.0, INFINITY, -INFINITY, NAN};
+    size_t ne = sizeof edge / sizeof *edge;
+    double worst = 0;
+    for (int round = 0; round < 64; round++) {
+        for (size_t i = 0; i < NV; i++) {
+            int kind = round % 4;
+            double e = ldexp(tu_uniform(&r), -(int)(tu_uniform(&r) * 60));
+            if (kind == 0) x[i] = 2 * tu_uniform(&r) - 1;
+            else if (kind == 1) x[i] = tu_uniform(&r) < 0.5 ? 1 - e : -1 + e;
+            else if (kind == 2) x[i] = tu_uniform(&r) < 0.5 ? e : -e;
+            else x[i] = edge[(size_t)(tu_uniform(&r) * ne)];
+        }
+        fn(NV, x, o);
+        for (size_t i = 0; i < NV; i++) {
+            if (!(fabs(x[i]) <= 1)) {
+                if (!isnan(o[i])) fail_msg("acos(%a) = %a, not NaN", x[i], o[i]);
+                continue;
+            }
+            double e = ulp_err(o[i], acosl(x[i]));
+            if (e > worst) worst = e;
+            if (!(e <= NTK_VM_ULP)) fail_msg("acos(%a) = %a: %.3g ulp", x[i], o[i], e);
+        }
+    }
+    printf("vector acos (%s): max error %.3f ulp over %d inputs (bound %.1f)\n", name, worst, 64 * NV,
+           NTK_VM_ULP);
+    free(x); free(o);
+}
+
 static int have_avx2(void)
 {
     __builtin_cpu_init();
@@ -152,6 +188,15 @@ static void test_vm_atan2_ulp(void **state)
     atan2_ulp(ntk_vm_atan2_sse2, "2-lane variant");
     if (have_avx2()) atan2_ulp(ntk_vm_atan2_avx2, "AVX2 variant");
     if (have_avx512()) atan2_ulp(ntk_vm_atan2_avx512, "AVX-512 variant");
+}
+
+static void test_vm_acos_ulp(void **state)
+{
+    (void)state;
+    acos_ulp(ntk_vm_acos, ntk_vm_isa());
+    acos_ulp(ntk_vm_acos_sse2, "2-lane variant");
+    if (have_avx2()) acos_ulp(ntk_vm_acos_avx2, "AVX2 variant");
+    if (have_avx512()) acos_ulp(ntk_vm_acos_avx512, "AVX-512 variant");
 }
 
 static void test_vm_exp_ulp(void **state)
@@ -375,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vm_atan2_ulp),
         cmocka_unit_test(test_vm_exp_ulp),
+        cmocka_unit_test(test_vm_acos_ulp),
         cmocka_unit_test(test_fast_vs_ref),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_overflow_reported),

@@ -194,6 +194,28 @@ static void diag_tiles(const ntk_plan *P, size_t n, const double *g, double *q, 
     }
 }
 
+/* a[j][i] = a[i][j] for i0 ≤ i < i1, j0 ≤ j < j1, i < j (a is n × n,
+ * row-major), by 8 × 8 squares: each reads 8 rows' 64-byte pieces and
+ * writes 8 rows' pieces, all in L1 (a column-at-a-time copy reads with a
+ * stride of n doubles). */
+static void mirror_block(double *a, size_t n, size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    enum { S = 8 };
+    for (size_t jb = j0; jb < j1; jb += S) {
+        size_t je = jb + S < j1 ? jb + S : j1;
+        for (size_t ib = i0; ib < i1 && ib < je; ib += S) {
+            size_t ie = ib + S < i1 ? ib + S : i1;
+            if (ie <= jb && ie - ib == S && je - jb == S) {
+                for (size_t jj = 0; jj < S; jj++)
+                    for (size_t ii = 0; ii < S; ii++) a[(jb + jj) * n + ib + ii] = a[(ib + ii) * n + jb + jj];
+            } else {
+                for (size_t j = jb; j < je; j++)
+                    for (size_t i = ib; i < ie && i < j; i++) a[j * n + i] = a[i * n + j];
+            }
+        }
+    }
+}
+
 static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *o, const double *x1, size_t n1,
                               const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
 {
@@ -303,13 +325,10 @@ static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *
                     tile_store(k, th, m, grow, kout_is_g, other ? other + i * n2 + t0 : NULL, &bad);
                 }
             }
-            if (sym) /* mirror: G[j][i] = G[i][j] for i < j, GB_R contiguous writes per j */
-                for (size_t j = j0; j < j1; j++) {
-                    size_t ie = j < i1 ? j : i1;
-                    for (size_t i = i0; i < ie; i++) G[j * n1 + i] = G[i * n1 + j];
-                    if (other)
-                        for (size_t i = i0; i < ie; i++) other[j * n1 + i] = other[i * n1 + j];
-                }
+            if (sym) { /* mirror: G[j][i] = G[i][j] for i < j */
+                mirror_block(G, n1, i0, i1, j0, j1);
+                if (other) mirror_block(other, n1, i0, i1, j0, j1);
+            }
         }
     }
     free(items);

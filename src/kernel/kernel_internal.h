@@ -96,18 +96,22 @@ void ntk_tile_run(const ntk_plan *P, size_t m, double *k, double *th, const doub
 #define NTK_VM_ULP 1.0
 void ntk_vm_atan2(size_t n, const double *y, const double *x, double *out);
 void ntk_vm_exp(size_t n, const double *x, double *out);
+void ntk_vm_acos(size_t n, const double *x, double *out);
 /* Which implementation runs on this CPU, in words. */
 const char *ntk_vm_isa(void);
-/* The variants behind the two: SLEEF's 2-lane dispatcher (any x86-64), and
+/* The variants behind the three: SLEEF's 2-lane dispatcher (any x86-64), and
  * vmath_avx2.c (call only when the CPU has AVX2 and FMA); libm without
  * SLEEF. For the tests. */
 void ntk_vm_atan2_sse2(size_t n, const double *y, const double *x, double *out);
 void ntk_vm_exp_sse2(size_t n, const double *x, double *out);
+void ntk_vm_acos_sse2(size_t n, const double *x, double *out);
 void ntk_vm_atan2_avx2(size_t n, const double *y, const double *x, double *out);
 void ntk_vm_exp_avx2(size_t n, const double *x, double *out);
+void ntk_vm_acos_avx2(size_t n, const double *x, double *out);
 /* vmath_avx512.c (call only when the CPU has AVX-512F) */
 void ntk_vm_atan2_avx512(size_t n, const double *y, const double *x, double *out);
 void ntk_vm_exp_avx512(size_t n, const double *x, double *out);
+void ntk_vm_acos_avx512(size_t n, const double *x, double *out);
 
 /* ---- the plain reference of ntk_kernel (kernel.c): one entry at a time,
  * scalar libm, no tiles; same arguments and checks as ntk_kernel. */

@@ -19,6 +19,11 @@ void ntk_vm_exp_avx2(size_t n, const double *x, double *out)
 {
     for (size_t i = 0; i < n; i += 4) _mm256_storeu_pd(out + i, Sleef_expd4_u10avx2(_mm256_loadu_pd(x + i)));
 }
+
+void ntk_vm_acos_avx2(size_t n, const double *x, double *out)
+{
+    for (size_t i = 0; i < n; i += 4) _mm256_storeu_pd(out + i, Sleef_acosd4_u10avx2(_mm256_loadu_pd(x + i)));
+}
 #else
 typedef int ntk_vmath_avx2_unused; /* ISO C: no empty translation unit */
 #endif

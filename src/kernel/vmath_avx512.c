@@ -19,6 +19,11 @@ void ntk_vm_exp_avx512(size_t n, const double *x, double *out)
 {
     for (size_t i = 0; i < n; i += 8) _mm512_storeu_pd(out + i, Sleef_expd8_u10avx512f(_mm512_loadu_pd(x + i)));
 }
+
+void ntk_vm_acos_avx512(size_t n, const double *x, double *out)
+{
+    for (size_t i = 0; i < n; i += 8) _mm512_storeu_pd(out + i, Sleef_acosd8_u10avx512f(_mm512_loadu_pd(x + i)));
+}
 #else
 typedef int ntk_vmath_avx512_unused; /* ISO C: no empty translation unit */
 #endif
