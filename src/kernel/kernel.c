@@ -156,9 +156,11 @@ static ntk_status check_output(const double *a, size_t n1, size_t n2, const char
 /* Work-item block of the fused Gram + layers: GB_R rows × GB_C columns.
  * Large enough that each single-threaded BLAS call amortizes its packing
  * (A and B panels are packed once per call), small enough that the block
- * (K and Θ: 2 × 2 MiB) is still in cache for the layers and the mirror. */
-#define GB_R 256
-#define GB_C 1024 /* ≥ GB_R: a strip's first block holds its diagonal square */
+ * (K and Θ: 2 × 2 MiB) is still in cache for the layers and the mirror.
+ * Square blocks measured best (bench_kernel, d = 784: 512 × 512 1.30–1.40×
+ * the BLAS floor, 256 × 1024 1.38–1.43×, 128 × 2048 1.42–1.51×). */
+#define GB_R 512
+#define GB_C 512 /* ≥ GB_R: a strip's first block holds its diagonal square */
 _Static_assert(GB_C >= GB_R, "GB_C < GB_R");
 
 /* Stores a finished tile; adds (v − v) of every value to *bad (0 when
