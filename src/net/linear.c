@@ -118,9 +118,7 @@ ntk_status lin_forward(const ntk_linear *lin, lin_work *w, const double *x, size
         if (!N->is_dense) {
             if (!th) continue; /* φ'(z)·0 = 0 */
             double *t = (double *)th; /* always one of buf[] */
-            size_t m = n * N->n_out;
-#pragma omp parallel for schedule(static) if (m > 65536)
-            for (size_t e = 0; e < m; e++) t[e] *= ntk_act_deriv(N->act, h[e]);
+            net_act_deriv_mul_array(N->act, n * N->n_out, h, t);
             continue;
         }
         const ntk_dense_info *D = &net->dense[N->dense_index];

@@ -167,6 +167,30 @@ ntk_status ntk_net_init(ntk_net *net, uint64_t seed, ntk_error *err)
     return NTK_OK;
 }
 
+
+void net_act_eval_array(const ntk_layer *L, size_t n, const double *restrict z, double *restrict out)
+{
+    if (L->act == NTK_ACT_ABRELU) {
+        const double a = L->a, b = L->b;
+        for (size_t e = 0; e < n; e++) out[e] = z[e] > 0 ? b * z[e] : a * z[e];
+    } else { /* libm per entry: worth the threads */
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t e = 0; e < n; e++) out[e] = ntk_act_eval(L, z[e]);
+    }
+}
+
+void net_act_deriv_mul_array(const ntk_layer *L, size_t n, const double *restrict z, double *restrict g)
+{
+    if (L->act == NTK_ACT_IDENTITY) return;
+    if (L->act == NTK_ACT_ABRELU) {
+        const double a = L->a, b = L->b, m = 0.5 * (a + b);
+        for (size_t e = 0; e < n; e++) g[e] *= z[e] > 0 ? b : z[e] < 0 ? a : m;
+    } else {
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t e = 0; e < n; e++) g[e] *= ntk_act_deriv(L, z[e]);
+    }
+}
+
 /* ------------------------------------------------------------ workspace */
 
 ntk_status ntk_net_work_create(const ntk_net *net, size_t max_batch, ntk_net_work **out, ntk_error *err)
@@ -236,9 +260,7 @@ ntk_status ntk_net_forward(const ntk_net *net, ntk_net_work *w, const double *x,
             ntk_dgemm(CblasNoTrans, CblasTrans, (int)n, (int)D->n_out, (int)D->n_in, D->w_mult, h,
                         (int)D->n_in, W, (int)D->n_in, D->has_bias ? 1.0 : 0.0, z, (int)D->n_out);
         } else {
-            size_t m = n * N->n_out;
-#pragma omp parallel for schedule(static) if (m > 65536)
-            for (size_t e = 0; e < m; e++) z[e] = ntk_act_eval(N->act, h[e]);
+            net_act_eval_array(N->act, n * N->n_out, h, z);
         }
         h = z;
     }
@@ -278,9 +300,7 @@ ntk_status net_backward_hook(const ntk_net *net, ntk_net_work *w, const double *
         const net_layer *N = &net->layers[ii];
         const double *h = net_layer_input(net, w, ii);
         if (!N->is_dense) {
-            size_t m = n * N->n_out;
-#pragma omp parallel for schedule(static) if (m > 65536)
-            for (size_t e = 0; e < m; e++) g[e] *= ntk_act_deriv(N->act, h[e]);
+            net_act_deriv_mul_array(N->act, n * N->n_out, h, g);
             continue;
         }
         const ntk_dense_info *D = &net->dense[N->dense_index];

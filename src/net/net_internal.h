@@ -45,6 +45,13 @@ typedef void (*net_dense_hook)(void *ctx, size_t l, const double *delta, const d
 ntk_status net_backward_hook(const ntk_net *net, ntk_net_work *w, const double *G, double *grad,
                              net_dense_hook on_dense, void *ctx, ntk_error *err);
 
+/* Activations over arrays (net.c): out[e] = φ(z[e]) and
+ * g[e] *= φ'(z[e]), the same values as ntk_act_eval/ntk_act_deriv entry by
+ * entry; the kind is dispatched once per array, so (Ab)ReLU and identity run
+ * as plain vectorized loops. */
+void net_act_eval_array(const ntk_layer *L, size_t n, const double *z, double *out);
+void net_act_deriv_mul_array(const ntk_layer *L, size_t n, const double *z, double *g);
+
 /* The seeded standard normal of parameter i (see ntk_net_init). */
 double net_normal(uint64_t key, uint64_t i);
 uint64_t net_seed_key(uint64_t seed);
