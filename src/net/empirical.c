@@ -22,7 +22,8 @@
  *   full:   (n·k) × n_l, row (i,a); D1·D2ᵀ is the (n1k) × (n2k) Gram.
  * With r = rows per point (1 traced, k full) the output is (n1·r) × (n2·r)
  * and per layer out[(i,a),(j,b)] += (D1·D2ᵀ)[(i,a),(j,b)] · (w²·H1·H2ᵀ + β²)[i,j].
- * The products are formed for row blocks of X1 (temporaries ≤ ~64 MiB):
+ * The products are formed block by block of the output (≈ 256 × 256
+ * entries, every layer's two Gram blocks in cache, accumulated at once):
  * memory O(n1·n2·k² + n·k·Σ widths), never the n×P Jacobian. For X2 = X1
  * the diagonal blocks use dsyrk, only the upper triangle is computed, and
  * it is mirrored: the result is exactly symmetric. The reference forms J
@@ -42,13 +43,16 @@
 
 #include <cblas.h>
 #include <limits.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EMP_CHUNK 256                     /* rows per forward/backward batch      */
-#define EMP_TEMP_BYTES ((size_t)64 << 20) /* per-block temporaries of the Gram    */
+#define EMP_BLOCK_ROWS 256                /* output rows per work item of the Gram */
 
 static double gib(size_t bytes) { return (double)bytes / (double)(1u << 30); }
 
@@ -255,10 +259,11 @@ static ntk_status collect(chunk_runner *C, const double *x, pass_store *S, int w
 typedef struct {
     const ntk_net *net;
     size_t n1, n2, r, bpts;    /* points, rows per point, points per block */
+    size_t n_tmp;              /* per-thread temporaries (Td, Th)          */
     int sym, want_delta;
     pass_store S1, S2;
     chunk_runner C;
-    double *Td, *Th;           /* block temporaries                        */
+    double *Td, *Th;           /* block temporaries, n_tmp of each         */
 } emp_plan;
 
 static void plan_free(emp_plan *P)
@@ -288,17 +293,21 @@ static ntk_status plan_create(const ntk_net *net, size_t n1, size_t n2, int sym,
         if (net->dense[l].n_out > INT_MAX / k)
             return ntk_fail(err, NTK_E_NOMEM, "layer %zu: k·width = %zu·%zu is over the BLAS index range",
                             net->dense[l].layer + 1, k, net->dense[l].n_out);
-    /* points per block: the δ-Gram block (bpts·r × R2) within EMP_TEMP_BYTES,
-     * a multiple of NTK_GEMM_BLOCK when possible; depends on the sizes only */
-    size_t b0 = EMP_TEMP_BYTES / (P->r * R2 * sizeof(double));
-    P->bpts = b0 >= NTK_GEMM_BLOCK ? b0 - b0 % NTK_GEMM_BLOCK : b0 ? b0 : 1;
-    if (P->bpts > n1) P->bpts = n1;
+    /* points per work item: blocks of about EMP_BLOCK_ROWS output rows;
+     * depends on the sizes only */
+    P->bpts = EMP_BLOCK_ROWS / P->r ? EMP_BLOCK_ROWS / P->r : 1;
+    (void)R2;
+#ifdef _OPENMP
+    P->n_tmp = (size_t)omp_get_max_threads();
+#else
+    P->n_tmp = 1;
+#endif
     ntk_status s;
     if ((s = store_alloc(net, n1, want_delta, want_f, &P->S1, err))) goto fail;
     if (!sym && (s = store_alloc(net, n2, want_delta, want_f, &P->S2, err))) goto fail;
     if ((s = runner_create(net, n1 > P->n2 ? n1 : P->n2, &P->C, err))) goto fail;
     if (want_delta) {
-        size_t td = P->bpts * P->r * R2, th = P->bpts * P->n2;
+        size_t td = P->n_tmp * P->bpts * P->r * P->bpts * P->r, th = P->n_tmp * P->bpts * P->bpts;
         P->Td = malloc(td * sizeof *P->Td);
         P->Th = malloc(th * sizeof *P->Th);
         if (!P->Td || !P->Th) {
@@ -321,65 +330,96 @@ static ntk_status plan_collect(emp_plan *P, const double *x1, const double *x2, 
 }
 
 /* out ((n1·r) × (n2·r)) = Σ_l (D1·D2ᵀ) ⊙ (w²·H1·H2ᵀ + β²) from the stores;
- * traced results divided by k; symmetric results mirrored. */
+ * traced results divided by k; symmetric results mirrored.
+ * Work items are blocks of bpts × bpts points (the upper triangle's for
+ * X2 = X1): an item forms each layer's two Gram blocks by single-threaded
+ * BLAS calls (dsyrk on a diagonal block) into its thread's temporaries,
+ * which stay in cache, and accumulates them into its output block in layer
+ * order; then divides and mirrors the block. The blocks are a rule of the
+ * sizes, so no value depends on the thread count. */
 static void structured_ntk(emp_plan *P, double *out)
 {
     const ntk_net *net = P->net;
-    const size_t k = net->k, r = P->r, n1 = P->n1, n2 = P->n2, R2 = n2 * r;
+    const size_t k = net->k, r = P->r, n1 = P->n1, n2 = P->n2, R2 = n2 * r, B = P->bpts;
     const pass_store *S1 = &P->S1, *S2 = P->sym ? &P->S1 : &P->S2;
-    double *Td = P->Td, *Th = P->Th;
-    for (size_t i0 = 0; i0 < n1; i0 += P->bpts) {
-        const size_t i1 = i0 + P->bpts < n1 ? i0 + P->bpts : n1, bb = i1 - i0;
-        for (size_t l = 0; l < net->n_dense; l++) {
-            const ntk_dense_info *Dl = &net->dense[l];
-            const size_t c = k * Dl->n_out / r, nin = Dl->n_in;
-            const double w2 = Dl->w_mult * Dl->w_mult, beta2 = Dl->has_bias ? Dl->b_mult * Dl->b_mult : 0.0;
-            /* rows i0·r.. of D as an (n·r) × c matrix start at i0·r·c = i0·k·n_l */
-            const double *A = S1->D[l] + i0 * k * Dl->n_out, *HA = S1->H[l] + i0 * nin;
-            if (P->sym) {
-                /* diagonal block: upper triangle only; then the columns right of it */
-                ntk_dsyrk_upper((int)(bb * r), (int)c, 1.0, A, (int)c, 0.0, Td + i0 * r, (int)R2);
-                ntk_dsyrk_upper((int)bb, (int)nin, w2, HA, (int)nin, 0.0, Th + i0, (int)n2);
-                if (i1 < n2) {
-                    ntk_dgemm(CblasNoTrans, CblasTrans, (int)(bb * r), (int)((n2 - i1) * r), (int)c, 1.0, A, (int)c,
-                              S1->D[l] + i1 * k * Dl->n_out, (int)c, 0.0, Td + i1 * r, (int)R2);
-                    ntk_dgemm(CblasNoTrans, CblasTrans, (int)bb, (int)(n2 - i1), (int)nin, w2, HA, (int)nin,
-                              S1->H[l] + i1 * nin, (int)nin, 0.0, Th + i1, (int)n2);
+    const int sym = P->sym;
+    const size_t nb1 = (n1 + B - 1) / B, nb2 = (n2 + B - 1) / B;
+    const size_t nitems = sym ? nb1 * (nb1 + 1) / 2 : nb1 * nb2;
+    const size_t ldt = B * r;
+    const int traced_k = r == 1 && k > 1; /* traced over k outputs: divide by k */
+#pragma omp parallel num_threads((int)P->n_tmp)
+    {
+#ifdef _OPENMP
+        omp_set_num_threads(1); /* this thread's BLAS calls run single-threaded */
+        const size_t tid = (size_t)omp_get_thread_num();
+#else
+        const size_t tid = 0;
+#endif
+        double *Td = P->Td + tid * ldt * ldt, *Th = P->Th + tid * B * B;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t it = 0; it < nitems; it++) {
+            size_t bi, bj;
+            if (sym) { /* it → (bi, bj), bi ≤ bj, row by row */
+                size_t rem = it;
+                bi = 0;
+                while (rem >= nb1 - bi) {
+                    rem -= nb1 - bi;
+                    bi++;
                 }
+                bj = bi + rem;
             } else {
-                ntk_dgemm(CblasNoTrans, CblasTrans, (int)(bb * r), (int)R2, (int)c, 1.0, A, (int)c, S2->D[l], (int)c,
-                          0.0, Td, (int)R2);
-                ntk_dgemm(CblasNoTrans, CblasTrans, (int)bb, (int)n2, (int)nin, w2, HA, (int)nin, S2->H[l], (int)nin,
-                          0.0, Th, (int)n2);
+                bi = it / nb2;
+                bj = it % nb2;
             }
-            /* out[(i,a),(j,b)] (+)= Td[(i,a),(j,b)]·(Th[i,j] + β²); for X2 = X1 only
-             * the upper triangle in the flattened index, (j,b) ≥ (i,a) */
-            const int first = l == 0, sym = P->sym;
-            const size_t rows = bb * r;
-#pragma omp parallel for schedule(static) if (rows * R2 > 65536)
-            for (size_t p = 0; p < rows; p++) {
-                const size_t Prow = i0 * r + p, i = Prow / r;
-                const double *td = Td + p * R2, *th = Th + (i - i0) * n2;
-                double *o = out + Prow * R2;
-                for (size_t q = sym ? Prow : 0; q < R2;) {
-                    const size_t j = q / r, qe = (j + 1) * r;
-                    const double t = th[j] + beta2;
-                    if (first)
-                        for (; q < qe; q++) o[q] = td[q] * t;
-                    else
-                        for (; q < qe; q++) o[q] += td[q] * t;
+            const size_t i0 = bi * B, j0 = bj * B;
+            const size_t bm = (n1 - i0 < B ? n1 - i0 : B), bn = (n2 - j0 < B ? n2 - j0 : B);
+            const size_t rows = bm * r, cols = bn * r;
+            const int diag = sym && bi == bj;
+            double *ob = out + i0 * r * R2 + j0 * r;
+            for (size_t l = 0; l < net->n_dense; l++) {
+                const ntk_dense_info *Dl = &net->dense[l];
+                const size_t c = k * Dl->n_out / r, nin = Dl->n_in;
+                const double w2 = Dl->w_mult * Dl->w_mult, beta2 = Dl->has_bias ? Dl->b_mult * Dl->b_mult : 0.0;
+                /* rows i0·r.. of D as an (n·r) × c matrix start at i0·r·c = i0·k·n_l */
+                const double *A = S1->D[l] + i0 * k * Dl->n_out, *HA = S1->H[l] + i0 * nin;
+                const double *Bd = S2->D[l] + j0 * k * Dl->n_out, *HB = S2->H[l] + j0 * nin;
+                if (diag) {
+                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)rows, (int)c, 1.0, A, (int)c, 0.0, Td,
+                                (int)ldt);
+                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)bm, (int)nin, w2, HA, (int)nin, 0.0, Th,
+                                (int)B);
+                } else {
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)c, 1.0, A, (int)c,
+                                Bd, (int)c, 0.0, Td, (int)ldt);
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bm, (int)bn, (int)nin, w2, HA, (int)nin,
+                                HB, (int)nin, 0.0, Th, (int)B);
                 }
+                /* ob[(i,a),(j,b)] (+)= Td[(i,a),(j,b)]·(Th[i,j] + β²); on a diagonal
+                 * block only (j,b) ≥ (i,a) */
+                const int first = l == 0;
+                for (size_t p = 0; p < rows; p++) {
+                    const double *td = Td + p * ldt, *th = Th + (p / r) * B;
+                    double *o = ob + p * R2;
+                    for (size_t q = diag ? p : 0; q < cols;) {
+                        const size_t j = q / r, qe = (j + 1) * r;
+                        const double t = th[j] + beta2;
+                        if (first)
+                            for (; q < qe; q++) o[q] = td[q] * t;
+                        else
+                            for (; q < qe; q++) o[q] += td[q] * t;
+                    }
+                }
+            }
+            if (traced_k)
+                for (size_t p = 0; p < rows; p++)
+                    for (size_t q = diag ? p : 0; q < cols; q++) ob[p * R2 + q] /= (double)k;
+            if (sym) { /* mirror: out[(j,b),(i,a)] = out[(i,a),(j,b)] above the diagonal */
+                double *mb = out + j0 * r * R2 + i0 * r; /* the transposed block */
+                for (size_t p = 0; p < rows; p++)
+                    for (size_t q = diag ? p + 1 : 0; q < cols; q++) mb[q * R2 + p] = ob[p * R2 + q];
             }
         }
     }
-    const size_t R1 = n1 * r;
-    if (r == 1 && k > 1) {
-        const double kk = (double)k;
-#pragma omp parallel for schedule(static) if (R1 * R2 > 65536)
-        for (size_t p = 0; p < R1; p++)
-            for (size_t q = P->sym ? p : 0; q < R2; q++) out[p * R2 + q] /= kk;
-    }
-    if (P->sym) mirror_upper(out, R1);
 }
 
 /* NNGP f1·f2ᵀ/k from the stores (X2 = X1: upper triangle, mirrored). */
