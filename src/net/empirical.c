@@ -184,12 +184,17 @@ typedef struct {
     ntk_net_work *w;
     size_t chunk;        /* rows of w and G */
     double *G;
+    double **dst;        /* per dense layer: where a chunk's δ's go     */
+    double *seed, *drow; /* scratch of net_backward_seeds               */
 } chunk_runner;
 
 static void runner_free(chunk_runner *C)
 {
     ntk_net_work_free(C->w);
     free(C->G);
+    free(C->dst);
+    free(C->seed);
+    free(C->drow);
     memset(C, 0, sizeof *C);
 }
 
@@ -200,7 +205,10 @@ static ntk_status runner_create(const ntk_net *net, size_t n_max, chunk_runner *
     C->chunk = n_max < EMP_CHUNK ? n_max : EMP_CHUNK;
     ntk_status s = ntk_net_work_create(net, C->chunk, &C->w, err);
     if (s) return s;
-    if (!(C->G = malloc(C->chunk * net->k * sizeof *C->G))) {
+    C->dst = calloc(net->n_dense ? net->n_dense : 1, sizeof *C->dst);
+    C->seed = malloc(C->chunk * net->k * net->k * sizeof *C->seed);
+    C->drow = malloc(net->max_width * sizeof *C->drow);
+    if (!(C->G = malloc(C->chunk * net->k * sizeof *C->G)) || !C->dst || !C->seed || !C->drow) {
         runner_free(C);
         return ntk_fail(err, NTK_E_NOMEM, "out of memory for a batch of %zu rows", C->chunk);
     }
@@ -215,39 +223,24 @@ static ntk_status runner_backward(chunk_runner *C, size_t m, size_t a, net_dense
     return net_backward_hook(C->net, C->w, C->G, NULL, hook, ctx, err);
 }
 
-typedef struct {
-    const ntk_net *net;
-    pass_store *S;
-    size_t r0, a;      /* chunk start, output being backpropagated */
-} store_ctx;
-
-static void store_hook(void *vctx, size_t l, const double *delta, const double *h, size_t m)
-{
-    store_ctx *c = vctx;
-    const ntk_dense_info *Dl = &c->net->dense[l];
-    const size_t k = c->net->k, no = Dl->n_out, ni = Dl->n_in;
-    double *D = c->S->D[l];
-    for (size_t i = 0; i < m; i++) memcpy(D + ((c->r0 + i) * k + c->a) * no, delta + i * no, no * sizeof *D);
-    if (c->a == 0) memcpy(c->S->H[l] + c->r0 * ni, h, m * ni * sizeof *D);
-}
-
 /* One pass over x (S->n rows): outputs into S->f if kept, δ's and layer
- * inputs if want_delta. */
+ * inputs if want_delta. The δ's of all k outputs come from one backward
+ * pass on chunk·k rows (net_backward_seeds), written straight into D. */
 static ntk_status collect(chunk_runner *C, const double *x, pass_store *S, int want_delta, ntk_error *err)
 {
     const ntk_net *net = C->net;
     const size_t k = net->k;
-    store_ctx ctx = {net, S, 0, 0};
     for (size_t r0 = 0; r0 < S->n; r0 += C->chunk) {
         const size_t m = S->n - r0 < C->chunk ? S->n - r0 : C->chunk;
         ntk_status s = ntk_net_forward(net, C->w, x + r0 * net->d_in, m, S->f ? S->f + r0 * k : NULL, err);
         if (s) return s;
         if (!want_delta) continue;
-        ctx.r0 = r0;
-        for (size_t a = 0; a < k; a++) {
-            ctx.a = a;
-            if ((s = runner_backward(C, m, a, store_hook, &ctx, err))) return s;
+        for (size_t l = 0; l < net->n_dense; l++) {
+            const ntk_dense_info *Dl = &net->dense[l];
+            C->dst[l] = S->D[l] + r0 * k * Dl->n_out;
+            memcpy(S->H[l] + r0 * Dl->n_in, net_layer_input(net, C->w, Dl->layer), m * Dl->n_in * sizeof(double));
         }
+        net_backward_seeds(net, C->w, C->dst, C->seed, C->drow);
     }
     return NTK_OK;
 }

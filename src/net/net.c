@@ -329,6 +329,43 @@ ntk_status net_backward_hook(const ntk_net *net, ntk_net_work *w, const double *
     return NTK_OK;
 }
 
+void net_backward_seeds(const ntk_net *net, const ntk_net_work *w, double *const *dst, double *seed, double *drow)
+{
+    const size_t n = w->n, k = net->k;
+    const size_t last = net->layers[net->n_layers - 1].is_dense ? net->layers[net->n_layers - 1].dense_index : SIZE_MAX;
+    /* the seeds e_a, straight into the last dense layer's rows if f is its output */
+    double *g = last != SIZE_MAX ? dst[last] : seed;
+    memset(g, 0, n * k * k * sizeof *g);
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < k; a++) g[(i * k + a) * k + a] = 1.0;
+    size_t width = k;
+    for (size_t ii = net->n_layers; ii-- > 0;) {
+        const net_layer *N = &net->layers[ii];
+        const double *h = net_layer_input(net, w, ii);
+        if (!N->is_dense) {
+            /* rows (i, a): δ ⊙ φ'(z_i), φ' formed once per point */
+            for (size_t i = 0; i < n; i++) {
+                for (size_t e = 0; e < width; e++) drow[e] = 1.0;
+                net_act_deriv_mul_array(N->act, width, h + i * width, drow);
+                for (size_t a = 0; a < k; a++) {
+                    double *gr = g + (i * k + a) * width;
+                    for (size_t e = 0; e < width; e++) gr[e] *= drow[e];
+                }
+            }
+            continue;
+        }
+        const size_t l = N->dense_index;
+        const ntk_dense_info *D = &net->dense[l];
+        if (g != dst[l]) memcpy(dst[l], g, n * k * width * sizeof *g);
+        if (l == 0) break; /* no dense layer below: nothing more to store */
+        /* rows (i, a) of ∂h = w_mult·δ W, into the next dense layer's store */
+        ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)(n * k), (int)D->n_in, (int)D->n_out, D->w_mult, dst[l],
+                  (int)D->n_out, net->theta + D->w_offset, (int)D->n_in, 0.0, dst[l - 1], (int)D->n_in);
+        g = dst[l - 1];
+        width = D->n_in;
+    }
+}
+
 ntk_status ntk_net_backward(const ntk_net *net, ntk_net_work *w, const double *G, double *grad, ntk_error *err)
 {
     return net_backward_hook(net, w, G, grad, NULL, NULL, err);

@@ -45,6 +45,14 @@ typedef void (*net_dense_hook)(void *ctx, size_t l, const double *delta, const d
 ntk_status net_backward_hook(const ntk_net *net, ntk_net_work *w, const double *G, double *grad,
                              net_dense_hook on_dense, void *ctx, ntk_error *err);
 
+/* The δ's of every output at once for the last forward batch (n rows):
+ * for each dense layer l, dst[l] (n·k × n_out(l)) gets row i·k + a =
+ * δ_l^a(x_i) = ∂f_a(x_i)/∂z_l: one backward pass on n·k rows, seeded with
+ * e_a, the masks φ'(z) of point i applied to its k rows. seed (n·k × k) is
+ * scratch for a network that ends in an activation, drow (max_width) for
+ * the masks. */
+void net_backward_seeds(const ntk_net *net, const ntk_net_work *w, double *const *dst, double *seed, double *drow);
+
 /* Activations over arrays (net.c): out[e] = φ(z[e]) and
  * g[e] *= φ'(z[e]), the same values as ntk_act_eval/ntk_act_deriv entry by
  * entry; the kind is dispatched once per array, so (Ab)ReLU and identity run
