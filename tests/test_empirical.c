@@ -122,10 +122,11 @@ static void test_fast_vs_ref(void **state)
                   TOL_REF);
 }
 
-/* Sizes at which the fast path splits X1 into row blocks (its temporaries
- * are capped at 64 MiB): full with k = 3 at 1200 points (a δ-Gram row is
- * 3·3600 doubles), traced at 3000 points; X2 = X1 goes through the
- * off-diagonal dgemm as well as the diagonal dsyrk. */
+/* Large sets: the fast path works in blocks of ~256 output rows (85
+ * points full with k = 3, 256 traced), so 1200 and 3000 points make many
+ * blocks with short tails, and the forward/backward passes run in several
+ * chunks; X2 = X1 goes through the off-diagonal dgemm, the diagonal dsyrk
+ * and the mirror. */
 static void test_fast_vs_ref_blocked(void **state)
 {
     (void)state;
