@@ -167,6 +167,7 @@ ntk_status ntk_net_init(ntk_net *net, uint64_t seed, ntk_error *err)
     return NTK_OK;
 }
 
+/* ------------------------------------------------------------ activations over arrays */
 
 void net_act_eval_array(const ntk_layer *L, size_t n, const double *restrict z, double *restrict out)
 {
