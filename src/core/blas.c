@@ -2,11 +2,24 @@
 #include "core/blas.h"
 
 #include <stddef.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void ntk_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double *a, int lda,
                const double *b, int ldb, double beta, double *c, int ldc)
 {
     if (m <= 0 || n <= 0) return;
+#ifdef _OPENMP
+    /* Called inside a parallel region (active or not: omp_get_level counts
+     * a team of one too), whose caller spreads the work and runs BLAS on one
+     * thread: one call, no pieces (each piece would pack the other operand
+     * again), and the same partition whatever the thread count. */
+    if (omp_get_level() > 0) {
+        cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+#endif
     /* Small products: OpenBLAS computes m·n·k ≤ 4·65536 on one thread
      * whatever the thread count (GEMM_MULTITHREAD_THRESHOLD), so call it
      * directly and spare the parallel region. */

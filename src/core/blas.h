@@ -8,6 +8,9 @@
  * spread over OpenMP threads, and each block is one single-threaded OpenBLAS
  * call (OpenBLAS's OpenMP build runs single-threaded inside a parallel
  * region), so every entry is computed the same way for any thread count.
+ * Inside a parallel region the caller has spread the work already: ntk_dgemm
+ * is then one single-threaded call (the caller must have set one BLAS
+ * thread there, omp_set_num_threads(1)).
  */
 #ifndef NTK_BLAS_H
 #define NTK_BLAS_H

@@ -223,28 +223,6 @@ static ntk_status runner_backward(chunk_runner *C, size_t m, size_t a, net_dense
     return net_backward_hook(C->net, C->w, C->G, NULL, hook, ctx, err);
 }
 
-/* One pass over x (S->n rows): outputs into S->f if kept, δ's and layer
- * inputs if want_delta. The δ's of all k outputs come from one backward
- * pass on chunk·k rows (net_backward_seeds), written straight into D. */
-static ntk_status collect(chunk_runner *C, const double *x, pass_store *S, int want_delta, ntk_error *err)
-{
-    const ntk_net *net = C->net;
-    const size_t k = net->k;
-    for (size_t r0 = 0; r0 < S->n; r0 += C->chunk) {
-        const size_t m = S->n - r0 < C->chunk ? S->n - r0 : C->chunk;
-        ntk_status s = ntk_net_forward(net, C->w, x + r0 * net->d_in, m, S->f ? S->f + r0 * k : NULL, err);
-        if (s) return s;
-        if (!want_delta) continue;
-        for (size_t l = 0; l < net->n_dense; l++) {
-            const ntk_dense_info *Dl = &net->dense[l];
-            C->dst[l] = S->D[l] + r0 * k * Dl->n_out;
-            memcpy(S->H[l] + r0 * Dl->n_in, net_layer_input(net, C->w, Dl->layer), m * Dl->n_in * sizeof(double));
-        }
-        net_backward_seeds(net, C->w, C->dst, C->seed, C->drow);
-    }
-    return NTK_OK;
-}
-
 /* ------------------------------------------------------------ the structured Gram */
 
 /* Everything one evaluation needs, allocated once (the Monte Carlo loop
@@ -255,7 +233,7 @@ typedef struct {
     size_t n_tmp;              /* per-thread temporaries (Td, Th)          */
     int sym, want_delta;
     pass_store S1, S2;
-    chunk_runner C;
+    chunk_runner *C;           /* n_tmp runners: one per thread            */
     double *Td, *Th;           /* block temporaries, n_tmp of each         */
 } emp_plan;
 
@@ -263,7 +241,8 @@ static void plan_free(emp_plan *P)
 {
     store_free(&P->S1);
     store_free(&P->S2);
-    runner_free(&P->C);
+    for (size_t t = 0; P->C && t < P->n_tmp; t++) runner_free(&P->C[t]);
+    free(P->C);
     free(P->Td);
     free(P->Th);
     memset(P, 0, sizeof *P);
@@ -298,7 +277,12 @@ static ntk_status plan_create(const ntk_net *net, size_t n1, size_t n2, int sym,
     ntk_status s;
     if ((s = store_alloc(net, n1, want_delta, want_f, &P->S1, err))) goto fail;
     if (!sym && (s = store_alloc(net, n2, want_delta, want_f, &P->S2, err))) goto fail;
-    if ((s = runner_create(net, n1 > P->n2 ? n1 : P->n2, &P->C, err))) goto fail;
+    if (!(P->C = calloc(P->n_tmp, sizeof *P->C))) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t t = 0; t < P->n_tmp; t++)
+        if ((s = runner_create(net, n1 > P->n2 ? n1 : P->n2, &P->C[t], err))) goto fail;
     if (want_delta) {
         size_t td = P->n_tmp * P->bpts * P->r * P->bpts * P->r, th = P->n_tmp * P->bpts * P->bpts;
         P->Td = malloc(td * sizeof *P->Td);
@@ -315,10 +299,59 @@ fail:
     return s;
 }
 
+/* One pass over x (S->n rows): outputs into S->f if kept, δ's and layer
+ * inputs if want_delta. Chunks of rows run in parallel, each on one thread
+ * with its own runner (its products unsplit, single-threaded: core/blas.c),
+ * so a chunk's values do not depend on the thread count. The δ's of all k
+ * outputs come from one backward pass on chunk·k rows
+ * (net_backward_seeds), written straight into D. */
+static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error *err)
+{
+    const ntk_net *net = P->net;
+    const size_t k = net->k, chunk = P->C[0].chunk, nc = (S->n + chunk - 1) / chunk;
+    size_t bad_chunk = SIZE_MAX; /* the first chunk that failed, and its error */
+    ntk_error first;
+    ntk_status first_s = NTK_OK;
+#pragma omp parallel num_threads((int)P->n_tmp)
+    {
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+        chunk_runner *C = &P->C[omp_get_thread_num()];
+#else
+        chunk_runner *C = &P->C[0];
+#endif
+#pragma omp for schedule(dynamic, 1)
+        for (size_t c = 0; c < nc; c++) {
+            const size_t r0 = c * chunk, m = S->n - r0 < chunk ? S->n - r0 : chunk;
+            ntk_error e;
+            ntk_status st = ntk_net_forward(net, C->w, x + r0 * net->d_in, m, S->f ? S->f + r0 * k : NULL, &e);
+            if (st) {
+#pragma omp critical(ntk_emp_collect)
+                if (c < bad_chunk) {
+                    bad_chunk = c;
+                    first = e;
+                    first_s = st;
+                }
+                continue;
+            }
+            if (!P->want_delta) continue;
+            for (size_t l = 0; l < net->n_dense; l++) {
+                const ntk_dense_info *Dl = &net->dense[l];
+                C->dst[l] = S->D[l] + r0 * k * Dl->n_out;
+                memcpy(S->H[l] + r0 * Dl->n_in, net_layer_input(net, C->w, Dl->layer),
+                       m * Dl->n_in * sizeof(double));
+            }
+            net_backward_seeds(net, C->w, C->dst, C->seed, C->drow);
+        }
+    }
+    if (first_s && err) *err = first;
+    return first_s;
+}
+
 static ntk_status plan_collect(emp_plan *P, const double *x1, const double *x2, ntk_error *err)
 {
-    ntk_status s = collect(&P->C, x1, &P->S1, P->want_delta, err);
-    if (!s && !P->sym) s = collect(&P->C, x2, &P->S2, P->want_delta, err);
+    ntk_status s = collect(P, x1, &P->S1, err);
+    if (!s && !P->sym) s = collect(P, x2, &P->S2, err);
     return s;
 }
 
