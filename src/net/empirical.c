@@ -121,7 +121,8 @@ static ntk_status check_out_size(const char *what, size_t n1, size_t n2, size_t 
 typedef struct {
     size_t n;         /* points                                */
     double *arena;    /* all storage                           */
-    double **H;       /* H[l]: n × n_in(l)                     */
+    const double **H; /* H[l]: n × n_in(l); H[0] is X itself     */
+    double **Hw;      /* the owned H[l] (Hw[0] NULL when = X)  */
     double **D;       /* D[l]: (n·k) × n_l                     */
     double *f;        /* n × k outputs, or NULL                */
 } pass_store;
@@ -130,6 +131,7 @@ static void store_free(pass_store *S)
 {
     free(S->arena);
     free(S->H);
+    free(S->Hw);
     free(S->D);
     memset(S, 0, sizeof *S);
 }
@@ -143,8 +145,8 @@ static ntk_status store_alloc(const ntk_net *net, size_t n, int want_delta, int 
     int bad = 0;
     for (size_t l = 0; want_delta && l < net->n_dense && !bad; l++) {
         const ntk_dense_info *Dl = &net->dense[l];
-        size_t per;
-        if (ntk_mul_size(k, Dl->n_out, 1, &per) || per + Dl->n_in < per || ntk_mul_size(n, per + Dl->n_in, 1, &t) ||
+        size_t per, hin = l == 0 && Dl->layer == 0 ? 0 : Dl->n_in; /* the first dense layer's input is X */
+        if (ntk_mul_size(k, Dl->n_out, 1, &per) || per + hin < per || ntk_mul_size(n, per + hin, 1, &t) ||
             total + t < total)
             bad = 1;
         else
@@ -157,9 +159,10 @@ static ntk_status store_alloc(const ntk_net *net, size_t n, int want_delta, int 
     if (bad || ntk_mul_size(total, 1, sizeof(double), &t))
         return ntk_fail(err, NTK_E_NOMEM, "the backpropagated δ's of %zu points are too large", n);
     S->arena = malloc(total ? total * sizeof(double) : 1);
-    S->H = calloc(net->n_dense, sizeof *S->H);
-    S->D = calloc(net->n_dense, sizeof *S->D);
-    if (!S->arena || !S->H || !S->D) {
+    S->H = calloc(net->n_dense ? net->n_dense : 1, sizeof *S->H);
+    S->Hw = calloc(net->n_dense ? net->n_dense : 1, sizeof *S->Hw);
+    S->D = calloc(net->n_dense ? net->n_dense : 1, sizeof *S->D);
+    if (!S->arena || !S->H || !S->Hw || !S->D) {
         store_free(S);
         return ntk_fail(err, NTK_E_NOMEM, "out of memory for the δ's of %zu points (%zu bytes, %.2f GiB)", n,
                         total * sizeof(double), gib(total * sizeof(double)));
@@ -169,7 +172,8 @@ static ntk_status store_alloc(const ntk_net *net, size_t n, int want_delta, int 
         const ntk_dense_info *Dl = &net->dense[l];
         S->D[l] = p;
         p += n * k * Dl->n_out;
-        S->H[l] = p;
+        if (l == 0 && Dl->layer == 0) continue; /* H[0] = X, set by collect */
+        S->H[l] = S->Hw[l] = p;
         p += n * Dl->n_in;
     }
     if (want_f) S->f = p;
@@ -308,6 +312,7 @@ fail:
 static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error *err)
 {
     const ntk_net *net = P->net;
+    if (P->want_delta && net->n_dense && !S->Hw[0]) S->H[0] = x;
     const size_t k = net->k, chunk = P->C[0].chunk, nc = (S->n + chunk - 1) / chunk;
     size_t bad_chunk = SIZE_MAX; /* the first chunk that failed, and its error */
     ntk_error first;
@@ -338,8 +343,9 @@ static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error
             for (size_t l = 0; l < net->n_dense; l++) {
                 const ntk_dense_info *Dl = &net->dense[l];
                 C->dst[l] = S->D[l] + r0 * k * Dl->n_out;
-                memcpy(S->H[l] + r0 * Dl->n_in, net_layer_input(net, C->w, Dl->layer),
-                       m * Dl->n_in * sizeof(double));
+                if (S->Hw[l])
+                    memcpy(S->Hw[l] + r0 * Dl->n_in, net_layer_input(net, C->w, Dl->layer),
+                           m * Dl->n_in * sizeof(double));
             }
             net_backward_seeds(net, C->w, C->dst, C->seed, C->drow);
         }
