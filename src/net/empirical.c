@@ -189,6 +189,8 @@ typedef struct {
     size_t chunk;        /* rows of w and G */
     double *G;
     double **dst;        /* per dense layer: where a chunk's δ's go     */
+    double **saved;      /* per dense layer: w's own buffer, while the
+                            layer before writes into the store          */
     double *seed, *drow; /* scratch of net_backward_seeds               */
 } chunk_runner;
 
@@ -197,6 +199,7 @@ static void runner_free(chunk_runner *C)
     ntk_net_work_free(C->w);
     free(C->G);
     free(C->dst);
+    free(C->saved);
     free(C->seed);
     free(C->drow);
     memset(C, 0, sizeof *C);
@@ -210,9 +213,10 @@ static ntk_status runner_create(const ntk_net *net, size_t n_max, chunk_runner *
     ntk_status s = ntk_net_work_create(net, C->chunk, &C->w, err);
     if (s) return s;
     C->dst = calloc(net->n_dense ? net->n_dense : 1, sizeof *C->dst);
+    C->saved = calloc(net->n_dense ? net->n_dense : 1, sizeof *C->saved);
     C->seed = malloc(C->chunk * net->k * net->k * sizeof *C->seed);
     C->drow = malloc(net->max_width * sizeof *C->drow);
-    if (!(C->G = malloc(C->chunk * net->k * sizeof *C->G)) || !C->dst || !C->seed || !C->drow) {
+    if (!(C->G = malloc(C->chunk * net->k * sizeof *C->G)) || !C->dst || !C->saved || !C->seed || !C->drow) {
         runner_free(C);
         return ntk_fail(err, NTK_E_NOMEM, "out of memory for a batch of %zu rows", C->chunk);
     }
@@ -328,8 +332,20 @@ static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error
 #pragma omp for schedule(dynamic, 1)
         for (size_t c = 0; c < nc; c++) {
             const size_t r0 = c * chunk, m = S->n - r0 < chunk ? S->n - r0 : chunk;
+            /* the inputs of dense layers 1.. (outputs of the layer before
+             * each) go straight into the store's rows of this chunk */
+            for (size_t l = 1; P->want_delta && l < net->n_dense; l++) {
+                const size_t li = net->dense[l].layer - 1;
+                C->saved[l] = C->w->out[li];
+                C->w->out[li] = S->Hw[l] + r0 * net->dense[l].n_in;
+            }
             ntk_error e;
             ntk_status st = ntk_net_forward(net, C->w, x + r0 * net->d_in, m, S->f ? S->f + r0 * k : NULL, &e);
+            if (!st && P->want_delta) {
+                for (size_t l = 0; l < net->n_dense; l++) C->dst[l] = S->D[l] + r0 * k * net->dense[l].n_out;
+                net_backward_seeds(net, C->w, C->dst, C->seed, C->drow);
+            }
+            for (size_t l = 1; P->want_delta && l < net->n_dense; l++) C->w->out[net->dense[l].layer - 1] = C->saved[l];
             if (st) {
 #pragma omp critical(ntk_emp_collect)
                 if (c < bad_chunk) {
@@ -337,17 +353,7 @@ static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error
                     first = e;
                     first_s = st;
                 }
-                continue;
             }
-            if (!P->want_delta) continue;
-            for (size_t l = 0; l < net->n_dense; l++) {
-                const ntk_dense_info *Dl = &net->dense[l];
-                C->dst[l] = S->D[l] + r0 * k * Dl->n_out;
-                if (S->Hw[l])
-                    memcpy(S->Hw[l] + r0 * Dl->n_in, net_layer_input(net, C->w, Dl->layer),
-                           m * Dl->n_in * sizeof(double));
-            }
-            net_backward_seeds(net, C->w, C->dst, C->seed, C->drow);
         }
     }
     if (first_s && err) *err = first;
