@@ -10,13 +10,14 @@
  *   NNGP         f(X1)·f(X2)ᵀ / k;
  *   Monte Carlo  averages of the above over seeded initialisations.
  *
- * Fast path, memory layout. One pass over a point set X (n rows) runs the
- * forward pass in row chunks and k backward passes per chunk with G = e_a
- * (one-hot on output a, every row; net_backward_hook hands over δ_l and
- * h_{l−1}), and keeps for each dense layer l
+ * Fast path, memory layout. One pass over a point set X (n rows) runs, per
+ * row chunk (chunks in parallel), the forward pass and one backward pass on
+ * chunk·k rows seeded with e_a (net_backward_seeds), and keeps for each
+ * dense layer l
  *   D_l  (n·k) × n_l   row i·k + a = δ_l^a(x_i)   (a point's k δ's contiguous)
- *   H_l  n × n_in      the layer input (H_0 a copy of X)
- * so memory is n·(k·Σ n_l + Σ n_in). The same D_l buffer is two matrices:
+ *   H_l  n × n_in      the layer input (H_0 is X itself; the others are
+ *                      written there by the forward pass)
+ * so memory is n·(k·Σ n_l + Σ_{l≥1} n_in). The same D_l buffer is two matrices:
  *   traced: n × (k·n_l), row i = [δ^0(x_i) … δ^{k−1}(x_i)], so that
  *           Σ_a δ^a(x_i)·δ^a(x'_j) is entry (i,j) of ONE product D1·D2ᵀ;
  *   full:   (n·k) × n_l, row (i,a); D1·D2ᵀ is the (n1k) × (n2k) Gram.
