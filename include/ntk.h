@@ -479,7 +479,9 @@ ntk_status ntk_net_load(const char *path, ntk_net **out, ntk_error *err);
  *   test points:     f_t(x*) = f0(x*) + Θ(x*,X)·V·diag((1 − e(λ))/λ)·Vᵀ·r
  * with e(λ) = exp(−η·t·λ/n) (gradient flow, t in units of steps; expm1 for
  * small λt) or (1 − η·λ/n)^t (t discrete steps). t = ∞: kernel regression
- * Θ(x*,X)·Θ⁻¹·r by Cholesky. Ridge: Θ + r·(tr Θ/N)·I (relative) or + r·I.
+ * Θ(x*,X)·Θ⁻¹·r, by the eigendecomposition when κ(Θ) < 1/(20·N^2.5·ε)
+ * (Cholesky is then certain to succeed), else by Cholesky, which decides
+ * whether t = ∞ is available. Ridge: Θ + r·(tr Θ/N)·I (relative) or + r·I.
  */
 typedef enum { NTK_RIDGE_RELATIVE = 0, NTK_RIDGE_ABSOLUTE = 1 } ntk_ridge_mode;
 
@@ -546,7 +548,7 @@ ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, 
  * costs only the test × train kernel and a product: the training data X
  * (N × d, after the input scale) and Y (N × k), the factorization of the
  * regularized training kernel K_reg = K + ridge (eigenvalues λ, eigenvectors
- * V, c = Vᵀ·Y) and α = K_reg⁻¹·Y (t = ∞, by Cholesky), and for variances of
+ * V, c = Vᵀ·Y) and α = K_reg⁻¹·Y (t = ∞; as for predictors above), and for variances of
  * an NTK model the train NNGP K(X,X). Predictions are the infinite-ensemble
  * mean (f0 = 0) of the formulas under "predictions" above:
  *   f_t(x*) = K(x*,X)·V·diag(g_t(λ))·c,  g_t(λ) = (1 − e_t(λ))/λ;
