@@ -269,7 +269,7 @@ static ntk_status plan_create(const ntk_net *net, size_t n1, size_t n2, int sym,
     P->sym = sym;
     P->want_delta = want_delta;
     P->r = full ? net->k : 1;
-    const size_t k = net->k, R2 = P->n2 * P->r;
+    const size_t k = net->k;
     for (size_t l = 0; l < net->n_dense; l++)
         if (net->dense[l].n_out > INT_MAX / k)
             return ntk_fail(err, NTK_E_NOMEM, "layer %zu: k·width = %zu·%zu is over the BLAS index range",
@@ -277,7 +277,6 @@ static ntk_status plan_create(const ntk_net *net, size_t n1, size_t n2, int sym,
     /* points per work item: blocks of about EMP_BLOCK_ROWS output rows;
      * depends on the sizes only */
     P->bpts = EMP_BLOCK_ROWS / P->r ? EMP_BLOCK_ROWS / P->r : 1;
-    (void)R2;
 #ifdef _OPENMP
     P->n_tmp = (size_t)omp_get_max_threads();
 #else
