@@ -58,7 +58,8 @@ typedef enum {
     NTK_E_SPEC = -5,    /* architecture spec: syntax or semantic error  */
     NTK_E_SHAPE = -6,   /* incompatible shapes                          */
     NTK_E_NUMERIC = -7, /* NaN/Inf in input, or a numerical failure     */
-    NTK_E_INTERNAL = -8 /* a bug: an internal invariant failed          */
+    NTK_E_INTERNAL = -8, /* a bug: an internal invariant failed         */
+    NTK_E_CANCELED = -9  /* a progress callback asked to stop           */
 } ntk_status;
 
 #define NTK_ERRMSG_MAX 512
@@ -71,6 +72,26 @@ typedef struct {
 
 /* A short constant name for a status ("ok", "invalid argument", ...). */
 const char *ntk_status_string(ntk_status s);
+
+/* ---------------------------------------------------------------- progress
+ *
+ * Long computations (kernels, factorizations, training, empirical kernels,
+ * model selection, the experiment) report progress through an optional
+ * callback in their options: fn(ctx, stage, done, total), where stage is a
+ * short constant name ("kernel", "eigendecomposition", "training", ...),
+ * and done of total are work units of that stage (total 0: unknown). It is
+ * called only from the thread that called the library function (never from
+ * a worker thread), between pieces of work, and may be called often: the
+ * callback decides how often to show anything. Returning non-zero cancels:
+ * the function frees what it allocated, writes no partial result it
+ * promised to write atomically, and returns NTK_E_CANCELED. fn == NULL (the
+ * default of every options struct) means no reporting.
+ */
+typedef int (*ntk_progress_fn)(void *ctx, const char *stage, double done, double total);
+typedef struct {
+    ntk_progress_fn fn;
+    void *ctx;
+} ntk_progress;
 
 /* ---------------------------------------------------------------- matrices */
 
@@ -279,6 +300,7 @@ typedef struct {
     int quad_degree;      /* 0 = default; else Gauss–Hermite degree       */
     int threads;          /* 0 = OpenMP default; else that many           */
     int diag;             /* 1: only K(x_i,x_i); outputs have N1 entries  */
+    ntk_progress progress; /* stage "kernel": done/total = output entries */
 } ntk_kernel_opts;
 
 ntk_kernel_opts ntk_kernel_opts_default(void);
@@ -446,6 +468,7 @@ typedef struct {
     int (*on_log)(void *ctx, size_t step, double loss);
     void *log_ctx;
     size_t log_every;       /* 0 = only the first and last step              */
+    ntk_progress progress;  /* stage "training": done/total = steps          */
 } ntk_train_opts;
 
 ntk_train_opts ntk_train_opts_default(void);
@@ -603,6 +626,7 @@ typedef struct {
                                   threads: it may change in the last bits with
                                   their number; predictions from a given model
                                   do not depend on any thread count             */
+    ntk_progress progress;     /* kernel, factorization and prediction stages    */
 } ntk_model_opts;
 
 ntk_model_opts ntk_model_opts_default(void);
@@ -679,6 +703,7 @@ typedef struct {
     uint64_t seed;
     ntk_param param;
     int threads;
+    ntk_progress progress;      /* one stage per width and part of the run     */
 } ntk_compare_opts;
 
 ntk_compare_opts ntk_compare_opts_default(void);

@@ -22,6 +22,7 @@ const char *ntk_status_string(ntk_status s)
     case NTK_E_SHAPE: return "shape mismatch";
     case NTK_E_NUMERIC: return "numerical error";
     case NTK_E_INTERNAL: return "internal error";
+    case NTK_E_CANCELED: return "canceled";
     }
     return "unknown status";
 }
