@@ -12,13 +12,6 @@
 #define NTK_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define NTK_PRINTF(a, b)
-/* Reports progress (see ntk_progress in ntk.h); returns non-zero when the
- * callback asks to stop. Call only from the calling thread. */
-static inline int ntk_progress_report(const ntk_progress *p, const char *stage, double done, double total)
-{
-    return p && p->fn && p->fn(p->ctx, stage, done, total) != 0;
-}
-
 #endif
 
 /* Fills err (if not NULL) with status s and the formatted message; returns s. */
