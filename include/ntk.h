@@ -41,10 +41,23 @@
 extern "C" {
 #endif
 
+/* libntk.so exports exactly what this header declares: the library is
+ * compiled with -fvisibility=hidden, and every declaration from here to the
+ * matching pop at the end of the header has default visibility (so a
+ * function added anywhere in this header is exported without more ado;
+ * tests/cli/install.sh checks both directions). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define NTK_VERSION_MAJOR 0
 #define NTK_VERSION_MINOR 1
 #define NTK_VERSION_PATCH 0
 #define NTK_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded ("0.1.0"), which may differ
+ * from the NTK_VERSION_STRING of the header a program was compiled with. */
+const char *ntk_version(void);
 
 /* ---------------------------------------------------------------- status */
 
@@ -739,6 +752,10 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
                        const double *y, size_t k, const double *xt, size_t M, const double *yt,
                        ntk_compare_result **out, ntk_error *err);
 void ntk_compare_free(ntk_compare_result *r);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
