@@ -429,8 +429,9 @@ ntk_status ntk_net_jacobian(const ntk_net *net, const double *x, size_t n, doubl
 /* Bytes the Jacobian of n points needs (SIZE_MAX on overflow). */
 size_t ntk_net_jacobian_bytes(const ntk_net *net, size_t n);
 
-/* Empirical NTK by the structured form of docs/math.md (per-layer Gram
- * products of backpropagated δ's and layer inputs; never forms J);
+/* Empirical NTK by the structured form (docs/math.md, "The structured
+ * empirical NTK": per-layer Gram products of backpropagated δ's and layer
+ * inputs; never forms J);
  * memory O(n1·n2·k² + n·Σ widths). out: n1×n2 (traced) or n1k×n2k (full). */
 ntk_status ntk_empirical_ntk(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2,
                              int full, double *out, ntk_error *err);
