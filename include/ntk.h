@@ -3,7 +3,7 @@
  *
  * Infinite-width fully-connected networks are kernels: the NNGP K(x,x') and
  * the NTK Θ(x,x'). libntk computes them exactly (closed forms where they
- * exist, Gauss–Hermite / polar quadrature otherwise), with neural-tangents'
+ * exist, a polar Gauss–Legendre quadrature otherwise), with neural-tangents'
  * `stax` conventions, in float64. The formulas are in docs/math.md.
  *
  * Example: the NTK of a 2-hidden-layer ReLU network on the rows of a file.
@@ -310,7 +310,8 @@ typedef enum {
 typedef struct {
     ntk_param param;      /* default parameterization for dense layers    */
     ntk_quad_mode quad;   /* closed forms or quadrature                   */
-    int quad_degree;      /* 0 = default; else Gauss–Hermite degree       */
+    int quad_degree;      /* 0 = default (32); else angular nodes per
+                             piece of the quadrature, 2..96              */
     int threads;          /* 0 = OpenMP default; else that many           */
     int diag;             /* 1: only K(x_i,x_i); outputs have N1 entries  */
     ntk_progress progress; /* stage "kernel": done/total = output entries */
