@@ -3,7 +3,7 @@
  *
  * Infinite-width fully-connected networks are kernels: the NNGP K(x,x') and
  * the NTK Θ(x,x'). libntk computes them exactly (closed forms where they
- * exist, Gauss–Hermite / polar quadrature otherwise), with neural-tangents'
+ * exist, a polar Gauss–Legendre quadrature otherwise), with neural-tangents'
  * `stax` conventions, in float64. The formulas are in docs/math.md.
  *
  * Example: the NTK of a 2-hidden-layer ReLU network on the rows of a file.
@@ -41,10 +41,23 @@
 extern "C" {
 #endif
 
+/* libntk.so exports exactly what this header declares: the library is
+ * compiled with -fvisibility=hidden, and every declaration from here to the
+ * matching pop at the end of the header has default visibility (so a
+ * function added anywhere in this header is exported without more ado;
+ * tests/cli/install.sh checks both directions). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define NTK_VERSION_MAJOR 0
 #define NTK_VERSION_MINOR 1
 #define NTK_VERSION_PATCH 0
 #define NTK_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded ("0.1.0"), which may differ
+ * from the NTK_VERSION_STRING of the header a program was compiled with. */
+const char *ntk_version(void);
 
 /* ---------------------------------------------------------------- status */
 
@@ -297,7 +310,8 @@ typedef enum {
 typedef struct {
     ntk_param param;      /* default parameterization for dense layers    */
     ntk_quad_mode quad;   /* closed forms or quadrature                   */
-    int quad_degree;      /* 0 = default; else Gauss–Hermite degree       */
+    int quad_degree;      /* 0 = default (32); else angular nodes per
+                             piece of the quadrature, 2..96              */
     int threads;          /* 0 = OpenMP default; else that many           */
     int diag;             /* 1: only K(x_i,x_i); outputs have N1 entries  */
     ntk_progress progress; /* stage "kernel": done/total = output entries */
@@ -416,8 +430,9 @@ ntk_status ntk_net_jacobian(const ntk_net *net, const double *x, size_t n, doubl
 /* Bytes the Jacobian of n points needs (SIZE_MAX on overflow). */
 size_t ntk_net_jacobian_bytes(const ntk_net *net, size_t n);
 
-/* Empirical NTK by the structured form of docs/math.md (per-layer Gram
- * products of backpropagated δ's and layer inputs; never forms J);
+/* Empirical NTK by the structured form (docs/math.md, "The structured
+ * empirical NTK": per-layer Gram products of backpropagated δ's and layer
+ * inputs; never forms J);
  * memory O(n1·n2·k² + n·Σ widths). out: n1×n2 (traced) or n1k×n2k (full). */
 ntk_status ntk_empirical_ntk(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2,
                              int full, double *out, ntk_error *err);
@@ -739,6 +754,10 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
                        const double *y, size_t k, const double *xt, size_t M, const double *yt,
                        ntk_compare_result **out, ntk_error *err);
 void ntk_compare_free(ntk_compare_result *r);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

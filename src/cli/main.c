@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ static const char *HELP =
     "ntk " NTK_VERSION_STRING " — Neural Tangent Kernels: infinite-width networks as kernels\n"
     "\n"
     "usage: ntk COMMAND [options]     (ntk COMMAND --help for each command's options)\n"
+    "       ntk --version             (the version and the BLAS library in use)\n"
     "\n"
     "commands:\n"
     "  kernel     analytic NNGP/NTK between the rows of data files (.npy/.csv)\n"
@@ -61,6 +63,23 @@ static void ensure_short_spin(char **argv)
     /* if that failed, carry on with the default policy */
 }
 
+/* `ntk --version`: the version and the BLAS it runs on, for bug reports
+ * (results in the last bits depend on the kernels OpenBLAS picks for the
+ * CPU, which OPENBLAS_CORETYPE overrides). */
+static int print_version(void)
+{
+    static const char *threading[] = {"sequential", "pthreads", "OpenMP"};
+    int par = openblas_get_parallel();
+    const char *core_env = getenv("OPENBLAS_CORETYPE");
+    printf("ntk %s\n", ntk_version());
+    printf("BLAS: %s\n", openblas_get_config());
+    printf("BLAS core: %s, threading: %s", openblas_get_corename(),
+           par >= 0 && par <= 2 ? threading[par] : "unknown");
+    if (core_env && *core_env) printf(" (OPENBLAS_CORETYPE=%s)", core_env);
+    putchar('\n');
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ensure_short_spin(argv);
@@ -70,10 +89,7 @@ int main(int argc, char **argv)
         fputs(HELP, stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("ntk %s\n", NTK_VERSION_STRING);
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version")) return print_version();
     if (!strcmp(argv[1], "kernel")) return cmd_kernel(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fit")) return cmd_fit(argc - 1, argv + 1);
     if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 1, argv + 1);

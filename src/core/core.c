@@ -1,5 +1,6 @@
 /*
- * core.c — status strings, error messages, owned matrices, finiteness checks.
+ * core.c — the version, status strings, error messages, owned matrices,
+ * finiteness checks.
  */
 #include "core/internal.h"
 
@@ -9,6 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+const char *ntk_version(void)
+{
+    return NTK_VERSION_STRING;
+}
 
 const char *ntk_status_string(ntk_status s)
 {

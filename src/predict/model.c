@@ -1,6 +1,6 @@
 /*
  * model.c — kernel models: fit once, predict many (include/ntk.h, "kernel
- * models"; docs/math.md, "Training dynamics" and "Infinite ensembles").
+ * models"; docs/math.md, "Training dynamics" and "Infinite ensembles and GPs").
  *
  * Fitting computes the training kernel K (NTK or NNGP; and for an NTK model
  * the train NNGP, for variances), then factorizes K_reg = K + ρ·I exactly
