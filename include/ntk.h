@@ -122,9 +122,16 @@ typedef struct {
     const char *columns;  /* NULL = all; else a comma list of 1-based
                              indices, ranges "3-7", or CSV header names
                              (applies to .npy too, indices only)          */
-    size_t max_rows;      /* 0 = all; else only the first max_rows rows
-                             (every format; IDX stops reading there, .npy
-                             and .csv are read whole and then cut)        */
+    size_t max_rows;      /* 0 = all; else at most max_rows rows, from
+                             first_row on (fewer when the file ends
+                             first)                                      */
+    size_t first_row;     /* the first data row to read, counted from 0 (a
+                             CSV header is not a row); a file with no row
+                             there is NTK_E_SHAPE "<path>: has R rows, ...".
+                             IDX and C-order .npy seek past the rows before
+                             it and stop after the last one, .csv parses no
+                             numbers outside the range and stops after it;
+                             Fortran-order .npy is read whole and cut      */
 } ntk_read_opts;
 
 ntk_read_opts ntk_read_opts_default(void);
