@@ -81,6 +81,10 @@ static const char *PREDICT_HELP =
     "                     a model fit without --inf-only; no --cov (one network has no\n"
     "                     ensemble variance)\n"
     "  --f0-test F        see --f0-train\n"
+    "  --f0-params P.npz  instead of both: the network saved in P ('ntk train --steps 0\n"
+    "                     --save', or any 'ntk train --linearized' file: its θ0) is applied\n"
+    "                     to the model's training points and to --x (scaled as the model\n"
+    "                     scales them; the network must have been trained with that --scale)\n"
     "  --threads N        worker threads (default: all cores); results do not depend on it\n"
     "  --quiet            no summary on stderr\n"
     "\n"
@@ -137,6 +141,48 @@ static int parse_times(const char *cmd, const char *s, double **times, size_t *n
     return 0;
 }
 
+/* --f0-params: the outputs of the saved network (of its θ0 for a
+ * linearized model) on the model's training inputs (already scaled) and
+ * on the test inputs x times scale. 0, or 1 after an error. */
+static int f0_of_network(const char *cmd, const char *path, const ntk_model *m, const char *x_s, const ntk_matrix *x,
+                         double scale, ntk_matrix *f0a, ntk_matrix *f0b)
+{
+    ntk_model_info in;
+    ntk_model_get_info(m, &in);
+    cli_net_src src;
+    memset(&src, 0, sizeof src);
+    src.params = path;
+    ntk_net *net = NULL;
+    ntk_linear *lin = NULL;
+    ntk_error err;
+    int rc = 1;
+    double *xs = NULL;
+    if (cli_net_get(cmd, &src, in.n_inputs, "--x", x_s, &net, &lin)) return 1;
+    const ntk_net *nn = lin ? ntk_linear_base(lin) : net;
+    size_t N = in.n_train, M = x->rows, k = in.n_outputs, d = in.n_inputs;
+    if (ntk_net_n_outputs(nn) != k) {
+        cli_error(cmd, "--f0-params %s: the network has %zu output%s but the model has k = %zu", path,
+                  ntk_net_n_outputs(nn), ntk_net_n_outputs(nn) == 1 ? "" : "s", k);
+        goto done;
+    }
+    if (ntk_matrix_alloc(f0a, N, k, &err) || ntk_matrix_alloc(f0b, M, k, &err) || !(xs = malloc(M * d * sizeof *xs))) {
+        cli_error(cmd, "out of memory for f0");
+        goto done;
+    }
+    for (size_t i = 0; i < M * d; i++) xs[i] = x->data[i] * scale;
+    if (ntk_net_apply(nn, ntk_model_train_inputs(m), N, f0a->data, 0, &err) ||
+        ntk_net_apply(nn, xs, M, f0b->data, 0, &err)) {
+        cli_error(cmd, "--f0-params %s: %s", path, err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(xs);
+    ntk_net_free(net);
+    ntk_linear_free(lin);
+    return rc;
+}
+
 /* A table line on stdout without the padding of its last column. */
 static void put_line(char *line)
 {
@@ -150,7 +196,7 @@ int cmd_predict(int argc, char **argv)
     const char *cmd = "predict";
     const char *model_s = NULL, *x_s = NULL, *out_s = NULL, *time_s = NULL, *var_s = NULL, *y_s = NULL,
                *scale_s = NULL, *limit_s = NULL, *threads_s = NULL, *rows_s = NULL, *kfile_s = NULL, *nfile_s = NULL,
-               *dfile_s = NULL, *f0tr_s = NULL, *f0te_s = NULL;
+               *dfile_s = NULL, *f0tr_s = NULL, *f0te_s = NULL, *f0p_s = NULL;
     int cov = 0, labels = 0, quiet = 0;
     const cli_opt opts[] = {
         {"--model", 1, &model_s, NULL},     {"--x", 1, &x_s, NULL},
@@ -162,6 +208,7 @@ int cmd_predict(int argc, char **argv)
         {"--rows", 1, &rows_s, NULL},       {"--kernel-file", 1, &kfile_s, NULL},
         {"--nngp-file", 1, &nfile_s, NULL}, {"--nngp-diag-file", 1, &dfile_s, NULL},
         {"--f0-train", 1, &f0tr_s, NULL},   {"--f0-test", 1, &f0te_s, NULL},
+        {"--f0-params", 1, &f0p_s, NULL},
         {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
@@ -176,15 +223,20 @@ int cmd_predict(int argc, char **argv)
     if ((nfile_s || dfile_s) && !kfile_s)
         return cli_usage_error(cmd, "%s goes with --kernel-file (without it, the model's --arch gives the kernels)",
                                nfile_s ? "--nngp-file" : "--nngp-diag-file");
+    if (f0p_s && (f0tr_s || f0te_s))
+        return cli_usage_error(cmd, "--f0-params computes what --f0-train and --f0-test give: use one or the other");
+    if (f0p_s && !x_s)
+        return cli_usage_error(cmd, "--f0-params needs --x (the points where the network's f0 is evaluated)");
     if (!f0tr_s != !f0te_s)
         return cli_usage_error(cmd, "--f0-train and --f0-test go together (one network's outputs at initialization on "
                                     "the training and on the predicted points)");
     if (!out_s) return cli_usage_error(cmd, "--out is required (where the predictions go)");
     if (labels && !y_s) return cli_usage_error(cmd, "--labels needs --y (the class labels of the points)");
     if (var_s) cov = 1;
-    if (cov && f0tr_s)
+    if (cov && (f0tr_s || f0p_s))
         return cli_usage_error(cmd, "--cov/--var-out: the variances are the infinite ensemble's; with --f0-train the "
                                     "prediction is one network's, which has none");
+    if (f0p_s) f0tr_s = f0te_s = ""; /* one network's prediction: f0 from the network below */
     if (var_s && !strcmp(var_s, out_s)) return cli_usage_error(cmd, "--out and --var-out name the same file '%s'", out_s);
     double scale = NAN;
     if (scale_s && cli_parse_scale(cmd, scale_s, &scale)) return 2;
@@ -293,7 +345,8 @@ int cmd_predict(int argc, char **argv)
         if (dfile_s && cli_read_kernel(cmd, "--nngp-diag-file", dfile_s, M, 1, "one value per test point", &kd))
             goto done;
     }
-    if (f0tr_s && (cli_read_kernel(cmd, "--f0-train", f0tr_s, N, k, "f0 on the model's training points (N x k)", &f0a) ||
+    if (f0p_s && f0_of_network(cmd, f0p_s, m, x_s, &x, isnan(scale) ? in.opts.input_scale : scale, &f0a, &f0b)) goto done;
+    if (f0tr_s && !f0p_s && (cli_read_kernel(cmd, "--f0-train", f0tr_s, N, k, "f0 on the model's training points (N x k)", &f0a) ||
                    cli_read_kernel(cmd, "--f0-test", f0te_s, M, k, "f0 on the points predicted (M x k)", &f0b)))
         goto done;
     if (y_s) {
@@ -338,7 +391,7 @@ int cmd_predict(int argc, char **argv)
         static const char *const what[5] = {"test x train kernel", "test x train NNGP", "test NNGP diagonal",
                                             "f0 at the training points", "f0 at the test points"};
         const char *flags[5] = {"--kernel-file", "--nngp-file", "--nngp-diag-file", "--f0-train", "--f0-test"};
-        const char *files[5] = {kfile_s, nfile_s, dfile_s, f0tr_s, f0te_s};
+        const char *files[5] = {kfile_s, nfile_s, dfile_s, f0p_s ? NULL : f0tr_s, f0p_s ? NULL : f0te_s};
         int w = -1;
         for (int i = 0; i < 5; i++)
             if (files[i] && !strncmp(err.msg, what[i], strlen(what[i]))) w = i;

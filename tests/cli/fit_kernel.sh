@@ -164,6 +164,8 @@ awk -F, '{ printf "%.17g\n", $1 * $2 + 0.5 * $1 }' "$W/cx.csv" >"$W/cy.csv"
 awk 'BEGIN { for (i = 0; i < 12; i++) { g = 2 * 3.141592653589793 * i / 12; printf "%.17g,%.17g\n", cos(g), sin(g) } }' >"$W/ce.csv"
 run "train --steps 0: the network at initialization" train --arch "$B1" --seed 3 --x "$W/cx.csv" --y "$W/cy.csv" --lr 1 \
     --steps 0 --save "$W/init.npz" --quiet
+run "train --linearized, 200 steps" train --arch "$B1" --seed 3 --x "$W/cx.csv" --y "$W/cy.csv" --lr 1 --steps 200 \
+    --linearized --save "$W/lin.npz" --eval "$W/ce.csv" --out "$W/plin.csv" --quiet
 run "f0 on the training points" apply --params "$W/init.npz" --x "$W/cx.csv" --out "$W/f0.csv" --quiet
 run "f0 on the test points" apply --params "$W/init.npz" --x "$W/ce.csv" --out "$W/f0t.csv" --quiet
 run "its empirical NTK, train" empirical --params "$W/init.npz" --x1 "$W/cx.csv" --out "$W/eK.npy" --quiet
@@ -172,12 +174,16 @@ run "fit the empirical NTK (no --arch)" fit --kernel-file "$W/eK.npy" --x "$W/cx
     --model "$W/me.npz" --quiet
 run "predict with f0" predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --f0-train "$W/f0.csv" \
     --f0-test "$W/f0t.csv" --time 200 --out "$W/pf0.csv" --quiet
+run "predict --f0-params" predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --x "$W/ce.csv" \
+    --f0-params "$W/init.npz" --time 200 --out "$W/pf0p.csv" --quiet &&
+    same_bytes "--f0-params = --f0-train/--f0-test from 'ntk apply'" "$W/pf0p.csv" "$W/pf0.csv"
+run "predict --f0-params of a linearized model (its theta0)" predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" \
+    --x "$W/ce.csv" --f0-params "$W/lin.npz" --time 200 --out "$W/pf0l.csv" --quiet &&
+    same_bytes "--f0-params of the linearized file = of the initial network" "$W/pf0l.csv" "$W/pf0.csv"
 run "predict, ensemble mean" predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --time 200 --out "$W/pmean.csv" --quiet
 run "predict with f0 at t = 0" predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --f0-train "$W/f0.csv" \
     --f0-test "$W/f0t.csv" --time 0 --out "$W/pf00.csv" --quiet &&
     close_csv "t = 0: f0 itself" "$W/pf00.csv" "$W/f0t.csv" 0
-run "train --linearized, 200 steps" train --arch "$B1" --seed 3 --x "$W/cx.csv" --y "$W/cy.csv" --lr 1 --steps 200 \
-    --linearized --save "$W/lin.npz" --eval "$W/ce.csv" --out "$W/plin.csv" --quiet
 run "train the network, 200 steps" train --arch "$B1" --seed 3 --x "$W/cx.csv" --y "$W/cy.csv" --lr 1 --steps 200 \
     --save "$W/net.npz" --eval "$W/ce.csv" --out "$W/pnet.csv" --quiet
 # the linearized network is the kernel prediction with its NTK and f0: to
@@ -264,6 +270,12 @@ expect_error "predict: --f0-train alone" 2 "$O" "--f0-train and --f0-test go tog
     predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --f0-train "$W/f0.csv" --out "$O"
 expect_error "predict: f0 and --cov" 2 "$O" "with --f0-train the prediction is one network's" -- \
     predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --f0-train "$W/f0.csv" --f0-test "$W/f0t.csv" --cov --out "$O"
+expect_error "predict: --f0-params with --f0-train" 2 "$O" "--f0-params computes what --f0-train and --f0-test give" -- \
+    predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --x "$W/ce.csv" --f0-params "$W/init.npz" --f0-train "$W/f0.csv" --out "$O"
+expect_error "predict: --f0-params without --x" 2 "$O" "--f0-params needs --x" -- \
+    predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --f0-params "$W/init.npz" --out "$O"
+expect_error "predict: --f0-params of a network with other inputs" 1 "$O" "--x $W/ce.csv has 2 columns but the network in $W/tr.npz takes 3 inputs" -- \
+    predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --x "$W/ce.csv" --f0-params "$W/tr.npz" --out "$O"
 expect_error "predict: f0 of the wrong shape" 1 "$O" "--f0-test $W/f0.csv is 8 x 1, but f0 on the points predicted (M x k) is 12 x 1" -- \
     predict --model "$W/me.npz" --kernel-file "$W/eKt.npy" --f0-train "$W/f0.csv" --f0-test "$W/f0.csv" --out "$O"
 run "fit --inf-only, empirical kernel" fit --kernel-file "$W/eK.npy" --x "$W/cx.csv" --y "$W/cy.csv" --inf-only \
@@ -272,7 +284,7 @@ expect_error "predict: f0 at t = inf of an --inf-only model" 1 "$O" "t = inf wit
     predict --model "$W/mei.npz" --kernel-file "$W/eKt.npy" --f0-train "$W/f0.csv" --f0-test "$W/f0t.csv" --out "$O"
 
 expect_help "fit --help: kernel reuse" "--kernel-file" "--nngp-file" "--rows A:B" "kernel reuse" -- fit --help
-expect_help "predict --help" "--kernel-file" "--nngp-diag-file" "--f0-train" "--f0-test" "--rows A:B" -- predict --help
+expect_help "predict --help" "--kernel-file" "--nngp-diag-file" "--f0-train" "--f0-test" "--f0-params" "--rows A:B" -- predict --help
 for c in kernel empirical features apply train compare; do
     expect_help "$c --help: --rows and --scale" "--rows A:B" "--scale S" -- $c --help
 done
