@@ -694,6 +694,32 @@ static char *member_text(const char *path, const char *member)
     return b;
 }
 
+/* Rewrites meta.txt of the archive at path with `from` replaced by `to`
+ * (the same length), the rest as it was. */
+static void edit_meta(const char *path, const char *from, const char *to)
+{
+    ntk_error err;
+    ntk_npz *z = NULL, *w = NULL;
+    if (ntk_npz_read(path, &z, &err) || ntk_npz_create(&w, &err)) fail_msg("%s", err.msg);
+    for (size_t i = 0; i < ntk_npz_count(z); i++) {
+        const char *nm = ntk_npz_member_name(z, i);
+        char *b = NULL;
+        size_t n = 0;
+        if (ntk_npz_get_bytes(z, nm, &b, &n, &err)) fail_msg("%s", err.msg);
+        if (!strcmp(nm, "meta.txt")) {
+            char *q = strstr(b, from);
+            assert_non_null(q);
+            assert_int_equal(strlen(from), strlen(to));
+            memcpy(q, to, strlen(to));
+        }
+        if (ntk_npz_add_bytes(w, nm, b, n, &err)) fail_msg("%s", err.msg);
+        free(b);
+    }
+    if (ntk_npz_write(w, path, &err)) fail_msg("%s", err.msg);
+    ntk_npz_free(z);
+    ntk_npz_free(w);
+}
+
 static void check_given_same(const ntk_model_opts *o, uint64_t seed, int with_arch)
 {
     fixture f;
@@ -769,6 +795,30 @@ static void check_given_same(const ntk_model_opts *o, uint64_t seed, int with_ar
     assert_true(mi.kernel_checksum == fnv1a(ks.kxx, N * N));
     free(meta);
     ntk_model_free(l);
+    /* the source lines are covered by the fit checksum */
+    static const char *const edits[3][2] = {{"kernel_name = K.npy", "kernel_name = L.npy"},
+                                            {"kernel_source = given", "kernel_source = GIVEN"},
+                                            {"\narch = ", "\narch = "}};
+    for (int e = 0; e < 3; e++) {
+        char from[32], to[32];
+        snprintf(from, sizeof from, "%s%s", edits[e][0], e == 2 ? (with_arch ? "1" : "0") : "");
+        snprintf(to, sizeof to, "%s%s", edits[e][1], e == 2 ? (with_arch ? "0" : "1") : "");
+        if (ntk_model_save(m, path, &err)) fail_msg("%s", err.msg);
+        edit_meta(path, from, to);
+        l = NULL;
+        ntk_status st = ntk_model_load(path, &l, &err);
+        assert_null(l);
+        if (e == 1) {
+            assert_int_equal(st, NTK_E_FORMAT);
+            assert_has(err.msg, "meta.txt: kernel_source = 'GIVEN', expected given");
+        } else if (e == 2 && !with_arch) {
+            assert_int_equal(st, NTK_E_FORMAT); /* arch = 1 but no arch.txt */
+            assert_has(err.msg, "no member 'arch.txt'");
+        } else {
+            assert_int_equal(st, NTK_E_FORMAT);
+            assert_has(err.msg, "do not match their checksum");
+        }
+    }
     unlink(path);
     free(path);
     ntk_model_free(m);
