@@ -718,9 +718,9 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
  * differ by rounding, amplified near duplicate points where arccos is
  * steep: up to 2.3e-8 measured at d = 784 and 8 layers; another network,
  * kernel kind, parameterization, input scale or row order differs by
- * O(1)). For any other kernel (an
- * empirical NTK) pass arch = NULL: the model then predicts only from given
- * test kernels. meta.txt records the source ("format = ntk-model 2",
+ * O(1)). For any other kernel (an empirical NTK) pass arch = NULL: the
+ * model then predicts only from given test kernels. meta.txt records the
+ * source ("format = ntk-model 2",
  * kernel_source = given, kernel_name, kernel_checksum (FNV-1a 64 of the
  * given N × N doubles, as the data checksum), nngp_name, nngp_checksum
  * (or none), arch = 1 or 0); without the train NNGP an NTK model has no
