@@ -135,9 +135,16 @@ typedef struct {
     const char *columns;  /* NULL = all; else a comma list of 1-based
                              indices, ranges "3-7", or CSV header names
                              (applies to .npy too, indices only)          */
-    size_t max_rows;      /* 0 = all; else only the first max_rows rows
-                             (every format; IDX stops reading there, .npy
-                             and .csv are read whole and then cut)        */
+    size_t max_rows;      /* 0 = all; else at most max_rows rows, from
+                             first_row on (fewer when the file ends
+                             first)                                      */
+    size_t first_row;     /* the first data row to read, counted from 0 (a
+                             CSV header is not a row); a file with no row
+                             there is NTK_E_SHAPE "<path>: has R rows, ...".
+                             IDX and C-order .npy seek past the rows before
+                             it and stop after the last one, .csv parses no
+                             numbers outside the range and stops after it;
+                             Fortran-order .npy is read whole and cut      */
 } ntk_read_opts;
 
 ntk_read_opts ntk_read_opts_default(void);
@@ -658,6 +665,13 @@ typedef struct {
     double kernel_seconds;               /* time to compute the training kernel(s) and */
     double factor_seconds;               /* to factorize (both 0 for a loaded model)   */
     uint64_t checksum;                   /* FNV-1a 64 of x and y                       */
+    int has_variances;                   /* variances available: the eigendecomposition
+                                            and, for an NTK model, the train NNGP       */
+    int kernel_given;                    /* fit by ntk_model_fit_kernel                */
+    int has_arch;                        /* test kernels can be computed from x*; else
+                                            predictions need them given (kxt)          */
+    uint64_t kernel_checksum;            /* kernel_given: FNV-1a 64 of the given K     */
+    uint64_t nngp_checksum;              /* and of the given train NNGP (0: none)      */
 } ntk_model_info;
 
 /* Computes the training kernel of `arch` on x (N × d, before input_scale)
@@ -696,6 +710,90 @@ ntk_status ntk_model_set_input_scale(ntk_model *m, double scale, ntk_error *err)
  * in blocks, so memory stays O(block·N) whatever M is. */
 ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, size_t d, const double *times,
                              size_t n_times, double *mean, double *var, ntk_error *err);
+
+/* ---------------------------------------------------------------- kernel models from given kernels; one network's predictions
+ *
+ * Kernel reuse: a model can be fit from its training kernel itself (made
+ * once by ntk_kernel / `ntk kernel`, an empirical NTK, or read from a file)
+ * and predict from test kernels given the same way, so that sweeps over the
+ * ridge, the learning rate or the times never recompute a kernel. The
+ * factorization and the predictions run the code of ntk_model_fit and
+ * ntk_model_predict: from the kernels those compute (the same ntk_kernel
+ * calls: X2 = NULL for K(X,X); the test rows against the training rows for
+ * K(x*,X)), the model and its predictions are the same to the last bit.
+ *
+ * A given kernel is checked before it is used: finite, a non-negative
+ * diagonal, and symmetric to |K_ij − K_ji| ≤ 1e-6·max(√(K_ii·K_jj),
+ * ε·max K_ii) (rounding leaves a float64 kernel symmetric to ~1e-13, a
+ * float32 one to ~1e-7; a matrix that is not a kernel, or a test × train
+ * block, is off by O(1)); the upper triangle is used. With an
+ * architecture, the given kernel must be its infinite-width kernel: its
+ * diagonal and first row are compared with ntk_kernel's on the scaled
+ * inputs, to 1e-5·√(K_ii·K_jj) (kernels computed in blocks of other shapes
+ * differ by rounding, amplified near duplicate points where arccos is
+ * steep: up to 2.3e-8 measured at d = 784 and 8 layers; another network,
+ * kernel kind, parameterization, input scale or row order differs by
+ * O(1)). For any other kernel (an empirical NTK) pass arch = NULL: the
+ * model then predicts only from given test kernels. meta.txt records the
+ * source ("format = ntk-model 2",
+ * kernel_source = given, kernel_name, kernel_checksum (FNV-1a 64 of the
+ * given N × N doubles, as the data checksum), nngp_name, nngp_checksum
+ * (or none), arch = 1 or 0); without the train NNGP an NTK model has no
+ * variances (finite times and t = ∞ means work).
+ */
+typedef struct {
+    const double *kxx;      /* N × N: the model's kernel (opts->kernel: NTK or
+                               NNGP) between the training points; required  */
+    const double *nngp_xx;  /* N × N train NNGP, for variances of an NTK model
+                               (NULL: none; ignored for an NNGP model)       */
+    const char *kxx_name;   /* where they came from (file names), for messages */
+    const char *nngp_name;  /* and meta.txt; NULL: "training kernel", "train NNGP" */
+} ntk_model_kernels;
+
+/* ntk_model_fit from a given kernel: x (N × d, before input_scale) and y
+ * (N × k) as there; arch may be NULL (see above). The kernels are copied. */
+ntk_status ntk_model_fit_kernel(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
+                                size_t d, const double *y, size_t k, const ntk_model_kernels *kernels,
+                                ntk_model **out, ntk_error *err);
+
+/* Predictions of one particular finite network (neural-tangents'
+ * gradient_descent_mse with fx_train_0 / fx_test_0): with f0 its outputs
+ * at initialization,
+ *   f_t(x*) = f0(x*) + K(x*,X)·V·diag(g_t(λ))·Vᵀ·(Y − f0(X)),
+ *   f_∞(x*) = f0(x*) + K(x*,X)·(α − V·diag(1/λ)·Vᵀ·f0(X)),
+ * α = K_reg⁻¹·Y the model's own (by Cholesky or the eigendecomposition, as
+ * fitted). f0(X) at t = ∞ thus needs the eigendecomposition (not inf_only)
+ * and every λ > 0. With the network's own empirical NTK as the kernel
+ * (NULL arch, discrete times, its learning rate), this is the linearized
+ * network trained by gradient descent: the wide network itself to
+ * O(width^-1/2). Variances are those of the infinite ensemble and are
+ * refused with f0. */
+typedef struct {
+    /* test kernels computed elsewhere (NULL: from the model's arch on xt) */
+    const double *kxt;      /* M × N: the model's kernel, test × train       */
+    const double *nngp_xt;  /* M × N test × train NNGP: variances, NTK model */
+    const double *nngp_tt;  /* M: the NNGP K(x*,x*) of each test point: variances */
+    /* one network's initial outputs (NULL = 0: the ensemble mean) */
+    const double *f0_train; /* N × k, at the model's training points         */
+    const double *f0_test;  /* M × k                                          */
+    ntk_progress progress;  /* stage "prediction": done/total = test rows    */
+} ntk_model_predict_opts;
+
+ntk_model_predict_opts ntk_model_predict_opts_default(void);
+
+/* ntk_model_predict with the options above (NULL: the defaults, which make
+ * it ntk_model_predict). xt may be NULL when kxt is given (then d is not
+ * checked); when both are given and the model has an arch, the first row
+ * of each given test kernel is checked against ntk_kernel's as in the fit.
+ * Given test kernels must all be there for what is asked: kxt for means;
+ * with var, nngp_tt and (NTK model) nngp_xt; a missing one is NTK_E_INVAL
+ * naming it. */
+ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_opts *opts, const double *xt,
+                                  size_t M, size_t d, const double *times, size_t n_times, double *mean,
+                                  double *var, ntk_error *err);
+/* The model's training inputs (N × d, after input_scale): where f0(X) is
+ * to be evaluated. */
+const double *ntk_model_train_inputs(const ntk_model *m);
 
 /* ---------------------------------------------------------------- the equivalence experiment
  *

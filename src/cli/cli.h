@@ -100,6 +100,32 @@ int cli_parse_scale(const char *cmd, const char *s, double *out);
  * number of classes (max label + 1). 0, or 1 after an error naming the
  * flag, file and row. */
 int cli_labels(const char *cmd, const char *flag, const char *path, const ntk_matrix *y, size_t *n_classes);
+/* --rows START:STOP or --limit N: the data rows a command reads. */
+typedef struct {
+    size_t first, count;     /* first row (from 0), how many (0: to the end)  */
+    int strict;              /* --rows with a STOP: the file must reach it    */
+    const char *flag, *text; /* "--rows" and its value, for messages           */
+} cli_rows;
+/* Parses rows_s (the value of rows_flag: START:STOP, rows START to STOP−1
+ * counted from 0 as in Python, either side optional) or limit_s (--limit
+ * N: rows 0:N, fewer if the file is shorter); both given is a usage error.
+ * Neither: every row. 0, or 2 after a usage error. */
+int cli_parse_rows(const char *cmd, const char *rows_flag, const char *rows_s, const char *limit_s, cli_rows *out);
+/* cli_read_matrix for data: only the rows of `rows` (NULL: all) are read,
+ * and every value is multiplied by scale (--scale; 1: unchanged). A range
+ * outside the file is an error naming the flag, the file and its row
+ * count. 0, or -1 after an error. */
+int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro, const cli_rows *rows,
+                  double scale, ntk_matrix *m);
+/* Reads a given kernel file (--kernel-file, --nngp-file, ...) that must be
+ * rows x cols (`what` says of what, in the message); NaN/Inf refused. 0, or
+ * 1 after an error. */
+int cli_read_kernel(const char *cmd, const char *flag, const char *path, size_t rows, size_t cols, const char *what,
+                    ntk_matrix *m);
+/* --rows (of --x1), --rows2 (of --x2, which has_x2 says is given) and
+ * --scale (NULL: 1) of the commands with two input sets. 0 or 2. */
+int cli_parse_x1x2(const char *cmd, const char *rows_s, const char *rows2_s, int has_x2, const char *scale_s,
+                   cli_rows *rows1, cli_rows *rows2, double *scale);
 int cmd_train(int argc, char **argv);
 int cmd_empirical(int argc, char **argv);
 int cmd_features(int argc, char **argv);

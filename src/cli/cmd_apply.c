@@ -18,6 +18,10 @@ static const char *APPLY_HELP =
     "  --params FILE     the saved network (.npz)\n"
     "  --x FILE          inputs, one point per row (.npy or .csv)\n"
     "  --out FILE        the outputs (.npy or .csv)\n"
+    "  --rows A:B        use only rows A to B-1 of --x, counted from 0 as in Python's\n"
+    "                    x[A:B] (A: or :B for one side); past the end of the file: an error\n"
+    "  --scale S         multiply --x by S, a number or a fraction like 1/255: the\n"
+    "                    --scale the network was trained with ('ntk train --scale')\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
     "  --quiet           no summary line on stderr\n"
     "\n"
@@ -27,12 +31,13 @@ static const char *APPLY_HELP =
 int cmd_apply(int argc, char **argv)
 {
     const char *cmd = "apply";
-    const char *params_s = NULL, *x_s = NULL, *out_s = NULL, *threads_s = NULL;
+    const char *params_s = NULL, *x_s = NULL, *out_s = NULL, *threads_s = NULL, *rows_s = NULL, *scale_s = NULL;
     int quiet = 0;
     const cli_opt opts[] = {
         {"--params", 1, &params_s, NULL},   {"--x", 1, &x_s, NULL},
         {"--out", 1, &out_s, NULL},         {"--threads", 1, &threads_s, NULL},
-        {"--quiet", 0, NULL, &quiet},       {NULL, 0, NULL, NULL},
+        {"--quiet", 0, NULL, &quiet},       {"--rows", 1, &rows_s, NULL},
+        {"--scale", 1, &scale_s, NULL},     {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(APPLY_HELP, stdout); return 0; }
@@ -42,6 +47,10 @@ int cmd_apply(int argc, char **argv)
     if (!out_s) return cli_usage_error(cmd, "--out is required");
     long v;
     int threads = 0;
+    cli_rows rows;
+    double scale = 1.0;
+    if (cli_parse_rows(cmd, "--rows", rows_s, NULL, &rows) || (scale_s && cli_parse_scale(cmd, scale_s, &scale)))
+        return 2;
     if (threads_s) {
         if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
         threads = (int)v;
@@ -58,7 +67,7 @@ int cmd_apply(int argc, char **argv)
     cli_net_src src;
     memset(&src, 0, sizeof src);
     src.params = params_s;
-    if (cli_read_matrix(cmd, "--x", x_s, NULL, &x)) goto done;
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, scale, &x)) goto done;
     if (cli_net_get(cmd, &src, x.cols, "--x", x_s, &net, &lin)) goto done;
     size_t N = x.rows, k = ntk_net_n_outputs(lin ? ntk_linear_base(lin) : net);
     if (!(f = malloc(N * k * sizeof *f))) {

@@ -30,6 +30,11 @@ static const char *COMPARE_HELP =
     "  --checkpoints LIST steps to report (default T/100,T/10,T)\n"
     "  --seed S           seed of theta0 (default 0)\n"
     "  --param P          ntk (default) or standard\n"
+    "  --rows A:B         use only rows A to B-1 of --x and --y, counted from 0 as in Python's\n"
+    "                     x[A:B] (A: or :B for one side); past the end of a file: an error\n"
+    "  --test-rows A:B    the same for --x-test and --y-test\n"
+    "  --scale S          multiply --x and --x-test (not the targets) by S, a number or a\n"
+    "                     fraction like 1/255 (as 'ntk fit --scale')\n"
     "  --out-dir DIR      where compare.csv and the plots go (default ntk-compare)\n"
     "  --threads N        worker threads\n"
     "  --quiet            no table on stdout\n"
@@ -180,14 +185,16 @@ int cmd_compare(int argc, char **argv)
 {
     const char *cmd = "compare";
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *xt_s = NULL, *yt_s = NULL, *widths_s = NULL, *lr_s = NULL,
-               *steps_s = NULL, *cps_s = NULL, *seed_s = NULL, *param_s = NULL, *dir_s = NULL, *threads_s = NULL;
+               *steps_s = NULL, *cps_s = NULL, *seed_s = NULL, *param_s = NULL, *dir_s = NULL, *threads_s = NULL,
+               *rows_s = NULL, *trows_s = NULL, *scale_s = NULL;
     int quiet = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},       {"--x", 1, &x_s, NULL},           {"--y", 1, &y_s, NULL},
         {"--x-test", 1, &xt_s, NULL},       {"--y-test", 1, &yt_s, NULL},     {"--widths", 1, &widths_s, NULL},
         {"--lr", 1, &lr_s, NULL},           {"--steps", 1, &steps_s, NULL},   {"--checkpoints", 1, &cps_s, NULL},
         {"--seed", 1, &seed_s, NULL},       {"--param", 1, &param_s, NULL},   {"--out-dir", 1, &dir_s, NULL},
-        {"--threads", 1, &threads_s, NULL}, {"--quiet", 0, NULL, &quiet},     {NULL, 0, NULL, NULL},
+        {"--threads", 1, &threads_s, NULL}, {"--quiet", 0, NULL, &quiet},     {"--rows", 1, &rows_s, NULL},
+        {"--test-rows", 1, &trows_s, NULL}, {"--scale", 1, &scale_s, NULL},   {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(COMPARE_HELP, stdout); return 0; }
@@ -221,13 +228,19 @@ int cmd_compare(int argc, char **argv)
         co.threads = (int)v;
         cli_set_threads((int)v);
     }
+    cli_rows rows, trows;
+    double scale = 1.0;
+    if (cli_parse_rows(cmd, "--rows", rows_s, NULL, &rows) || cli_parse_rows(cmd, "--test-rows", trows_s, NULL, &trows) ||
+        (scale_s && cli_parse_scale(cmd, scale_s, &scale)))
+        return 2;
     ntk_arch *arch = NULL;
     if (cli_parse_arch(cmd, arch_s, &arch)) return 1;
     ntk_read_opts ro = ntk_read_opts_default();
     ntk_matrix x = {0}, y = {0}, xt = {0}, yt = {0};
     int rc = 1;
-    if (cli_read_matrix(cmd, "--x", x_s, &ro, &x) || cli_read_matrix(cmd, "--y", y_s, &ro, &y) ||
-        cli_read_matrix(cmd, "--x-test", xt_s, &ro, &xt) || (yt_s && cli_read_matrix(cmd, "--y-test", yt_s, &ro, &yt)))
+    if (cli_read_data(cmd, "--x", x_s, &ro, &rows, scale, &x) || cli_read_data(cmd, "--y", y_s, &ro, &rows, 1.0, &y) ||
+        cli_read_data(cmd, "--x-test", xt_s, &ro, &trows, scale, &xt) ||
+        (yt_s && cli_read_data(cmd, "--y-test", yt_s, &ro, &trows, 1.0, &yt)))
         goto done;
     if (y.rows != x.rows) { cli_error(cmd, "--y %s has %zu rows but --x %s has %zu", y_s, y.rows, x_s, x.rows); goto done; }
     if (xt.cols != x.cols) {

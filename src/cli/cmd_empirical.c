@@ -38,6 +38,11 @@ static const char *EMPIRICAL_HELP =
     "  --samples S       average over S networks with seeds S0, S0+1, ... (S0 =\n"
     "                    --seed): Monte Carlo estimates of the infinite-width kernels\n"
     "  --param P         ntk (default) or standard parameterization\n"
+    "  --rows A:B        use only rows A to B-1 of --x1, counted from 0 as in Python's\n"
+    "                    x[A:B] (A: or :B for one side); past the end of the file: an error\n"
+    "  --rows2 A:B       the same for --x2\n"
+    "  --scale S         multiply --x1 and --x2 by S, a number or a fraction like 1/255 (as\n"
+    "                    'ntk fit --scale'; for 8-bit pixels use 1/255)\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
     "  --quiet           no summary line on stderr\n"
     "\n"
@@ -80,7 +85,8 @@ int cmd_empirical(int argc, char **argv)
 {
     const char *cmd = "empirical";
     const char *arch_s = NULL, *x1_s = NULL, *x2_s = NULL, *get_s = NULL, *out_s = NULL, *seed_s = NULL,
-               *params_s = NULL, *samples_s = NULL, *param_s = NULL, *threads_s = NULL;
+               *params_s = NULL, *samples_s = NULL, *param_s = NULL, *threads_s = NULL, *rows_s = NULL,
+               *rows2_s = NULL, *scale_s = NULL;
     int full = 0, quiet = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},       {"--x1", 1, &x1_s, NULL},
@@ -89,7 +95,8 @@ int cmd_empirical(int argc, char **argv)
         {"--params", 1, &params_s, NULL},   {"--samples", 1, &samples_s, NULL},
         {"--param", 1, &param_s, NULL},     {"--threads", 1, &threads_s, NULL},
         {"--full", 0, NULL, &full},         {"--quiet", 0, NULL, &quiet},
-        {NULL, 0, NULL, NULL},
+        {"--rows", 1, &rows_s, NULL},       {"--rows2", 1, &rows2_s, NULL},
+        {"--scale", 1, &scale_s, NULL},     {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(EMPIRICAL_HELP, stdout); return 0; }
@@ -98,6 +105,9 @@ int cmd_empirical(int argc, char **argv)
     if (cli_net_usage(cmd, arch_s, params_s, seed_s, param_s, &src)) return 2;
     if (!x1_s) return cli_usage_error(cmd, "--x1 is required");
     if (!out_s) return cli_usage_error(cmd, "--out is required");
+    cli_rows rows1, rows2;
+    double scale = 1.0;
+    if (cli_parse_x1x2(cmd, rows_s, rows2_s, x2_s != NULL, scale_s, &rows1, &rows2, &scale)) return 2;
     long v;
     size_t samples = 1;
     if (samples_s) {
@@ -126,9 +136,9 @@ int cmd_empirical(int argc, char **argv)
     ntk_arch *arch = NULL;
     double *kn = NULL, *kt = NULL;
     ntk_error err;
-    if (cli_read_matrix(cmd, "--x1", x1_s, NULL, &x1)) goto done;
+    if (cli_read_data(cmd, "--x1", x1_s, NULL, &rows1, scale, &x1)) goto done;
     if (x2_s) {
-        if (cli_read_matrix(cmd, "--x2", x2_s, NULL, &x2)) goto done;
+        if (cli_read_data(cmd, "--x2", x2_s, NULL, &rows2, scale, &x2)) goto done;
         if (x2.cols != x1.cols) {
             cli_error(cmd, "--x2 %s has %zu column%s but --x1 %s has %zu", x2_s, x2.cols, x2.cols == 1 ? "" : "s",
                       x1_s, x1.cols);

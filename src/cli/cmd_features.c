@@ -28,6 +28,10 @@ static const char *FEATURES_HELP =
     "                    a linearized model, the Jacobian at θ0 (its feature map)\n"
     "  --x FILE          inputs, one point per row (.npy or .csv)\n"
     "  --out FILE        the Jacobian (.npy or .csv)\n"
+    "  --rows A:B        use only rows A to B-1 of --x, counted from 0 as in Python's\n"
+    "                    x[A:B] (A: or :B for one side); past the end of the file: an error\n"
+    "  --scale S         multiply --x by S, a number or a fraction like 1/255 (as\n"
+    "                    'ntk fit --scale'; for 8-bit pixels use 1/255)\n"
     "  --max-gb G        refuse a Jacobian over G GiB (default 4)\n"
     "  --param P         ntk (default) or standard parameterization\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
@@ -41,14 +45,15 @@ int cmd_features(int argc, char **argv)
 {
     const char *cmd = "features";
     const char *arch_s = NULL, *x_s = NULL, *out_s = NULL, *seed_s = NULL, *params_s = NULL, *maxgb_s = NULL,
-               *param_s = NULL, *threads_s = NULL;
+               *param_s = NULL, *threads_s = NULL, *rows_s = NULL, *scale_s = NULL;
     int quiet = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},     {"--x", 1, &x_s, NULL},
         {"--out", 1, &out_s, NULL},       {"--seed", 1, &seed_s, NULL},
         {"--params", 1, &params_s, NULL}, {"--max-gb", 1, &maxgb_s, NULL},
         {"--param", 1, &param_s, NULL},   {"--threads", 1, &threads_s, NULL},
-        {"--quiet", 0, NULL, &quiet},     {NULL, 0, NULL, NULL},
+        {"--quiet", 0, NULL, &quiet},     {"--rows", 1, &rows_s, NULL},
+        {"--scale", 1, &scale_s, NULL},   {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(FEATURES_HELP, stdout); return 0; }
@@ -57,6 +62,10 @@ int cmd_features(int argc, char **argv)
     if (cli_net_usage(cmd, arch_s, params_s, seed_s, param_s, &src)) return 2;
     if (!x_s) return cli_usage_error(cmd, "--x is required");
     if (!out_s) return cli_usage_error(cmd, "--out is required");
+    cli_rows rows;
+    double scale = 1.0;
+    if (cli_parse_rows(cmd, "--rows", rows_s, NULL, &rows) || (scale_s && cli_parse_scale(cmd, scale_s, &scale)))
+        return 2;
     double max_gb = 4;
     if (maxgb_s && cli_parse_double(cmd, "--max-gb", maxgb_s, 0, 1, INFINITY, 0, &max_gb)) return 2;
     long v;
@@ -72,7 +81,7 @@ int cmd_features(int argc, char **argv)
     ntk_linear *lin = NULL;
     double *J = NULL;
     ntk_error err;
-    if (cli_read_matrix(cmd, "--x", x_s, NULL, &x)) goto done;
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, scale, &x)) goto done;
     if (cli_net_get(cmd, &src, x.cols, "--x", x_s, &net, &lin)) goto done;
     const ntk_net *nn = lin ? ntk_linear_base(lin) : net;
     size_t N = x.rows, k = ntk_net_n_outputs(nn), P = ntk_net_n_params(nn);

@@ -2,13 +2,17 @@
  * cmd_fit.c — `ntk fit`: computes the training kernel of a network on a data
  * set, factorizes it once and saves a kernel model (ntk_model_fit /
  * ntk_model_save) that `ntk predict` applies to new points at the cost of
- * their kernel against the training points. Also the pieces both commands
+ * their kernel against the training points. With --kernel-file the
+ * training kernel is read instead of computed (ntk_model_fit_kernel: kernel
+ * reuse across ridge and time sweeps). Also the pieces both commands
  * share: class labels and the --scale value.
  */
 #include "args.h"
 #include "cli.h"
+#include "predict/predict_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 
 static const char *FIT_HELP =
     "usage: ntk fit --arch SPEC --x FILE --y FILE --model MODEL.npz [options]\n"
+    "       ntk fit [--arch SPEC] --kernel-file K.npy --x FILE --y FILE --model MODEL.npz [options]\n"
     "\n"
     "Fits a kernel model: the infinite-width kernel of the network on the N\n"
     "training points, factorized once (Cholesky for t = inf, eigendecomposition\n"
@@ -51,8 +56,28 @@ static const char *FIT_HELP =
     "                     the targets are their one-hot encoding, k = C = max label + 1\n"
     "  --scale S          multiply the inputs by S (a number or a fraction like 1/255),\n"
     "                     recorded in the model: 'ntk predict' applies it too. For 8-bit\n"
-    "                     images (IDX pixels 0..255) use 1/255\n"
+    "                     images (IDX pixels 0..255) use 1/255. It multiplies --x only\n"
+    "                     (never --y), as the same flag of every ntk command does\n"
     "  --limit N          use only the first N rows of --x and --y\n"
+    "  --rows A:B         use only rows A to B-1 of --x and --y, counted from 0 as in\n"
+    "                     Python's x[A:B] (A: to the end, :B from the start); a range\n"
+    "                     past the end of a file is an error. IDX and .npy files are\n"
+    "                     read from row A on, and only up to row B\n"
+    "  --kernel-file K    the training kernel itself, N x N (.npy or .csv), instead of\n"
+    "                     computing it: made once by 'ntk kernel' (see below), then reused\n"
+    "                     by fits that differ in --ridge, --ridge-mode, --lr, --discrete\n"
+    "                     or --jitter. It must be the --kernel kind, between the rows used\n"
+    "                     (after --rows/--limit), of inputs scaled as --scale says. Checked:\n"
+    "                     its shape, finite, a non-negative diagonal, symmetric to 1e-6 of\n"
+    "                     sqrt(K_ii·K_jj), and with --arch its diagonal and first row\n"
+    "                     against the architecture's (to 1e-5 of sqrt(K_ii·K_jj): rounding\n"
+    "                     passes, another network, kernel, scale or row order does not).\n"
+    "                     Without --arch it can be any kernel\n"
+    "                     (an empirical NTK from 'ntk empirical'); the model then predicts\n"
+    "                     only from test kernels ('ntk predict --kernel-file'). The model\n"
+    "                     records the file name and a checksum of the kernel\n"
+    "  --nngp-file F      with --kernel-file and --kernel ntk: the train NNGP, N x N, which\n"
+    "                     'ntk predict --cov' needs; without it the model has no variances\n"
     "  --threads N        worker threads (default: all cores); the kernel does not\n"
     "                     depend on it, the factorization (LAPACK) only in the last bits\n"
     "  --quiet            no summary on stderr\n"
@@ -67,7 +92,20 @@ static const char *FIT_HELP =
     "          --x train-images-idx3-ubyte.gz --y train-labels-idx1-ubyte.gz --labels \\\n"
     "          --scale 1/255 --limit 1000 --model fmnist.npz\n"
     "  ntk predict --model fmnist.npz --x t10k-images-idx3-ubyte.gz --out pred.npy \\\n"
-    "              --y t10k-labels-idx1-ubyte.gz --labels\n";
+    "              --y t10k-labels-idx1-ubyte.gz --labels\n"
+    "\n"
+    "kernel reuse (each kernel computed once; A = the --arch spec):\n"
+    "  ntk kernel --arch \"$A\" --x1 train.gz --rows 0:5000 --scale 1/255 --get ntk,nngp \\\n"
+    "             --out K.npy,KN.npy\n"
+    "  ntk kernel --arch \"$A\" --x1 test.gz --x2 train.gz --rows2 0:5000 --scale 1/255 \\\n"
+    "             --get ntk,nngp --out Kt.npy,KNt.npy\n"
+    "  ntk kernel --arch \"$A\" --x1 test.gz --scale 1/255 --diag --get nngp --out KNtt.npy\n"
+    "  for r in 1e-4 1e-3 1e-2; do\n"
+    "    ntk fit --arch \"$A\" --kernel-file K.npy --nngp-file KN.npy --x train.gz --rows 0:5000 \\\n"
+    "            --y labels.gz --labels --scale 1/255 --ridge $r --model m$r.npz\n"
+    "    ntk predict --model m$r.npz --kernel-file Kt.npy --nngp-file KNt.npy \\\n"
+    "                --nngp-diag-file KNtt.npy --time 10,100,inf --cov --out p$r.npy\n"
+    "  done\n";
 
 #define MAX_CLASSES 65536
 
@@ -108,19 +146,26 @@ int cli_labels(const char *cmd, const char *flag, const char *path, const ntk_ma
     return 0;
 }
 
-/* Reads --x or --y: at most `limit` rows (0 = all), NaN/Inf refused. */
-static int read_limited(const char *cmd, const char *flag, const char *path, size_t limit, ntk_matrix *m)
+/* Reads a given kernel (--kernel-file, --nngp-file) that must be rows ×
+ * cols (the points used). 0, or 1 after an error. */
+int cli_read_kernel(const char *cmd, const char *flag, const char *path, size_t rows, size_t cols, const char *what,
+                    ntk_matrix *m)
 {
-    ntk_read_opts ro = ntk_read_opts_default();
-    ro.max_rows = limit;
-    return cli_read_matrix(cmd, flag, path, &ro, m) ? 1 : 0;
+    if (cli_read_matrix(cmd, flag, path, NULL, m)) return 1;
+    if (m->rows != rows || m->cols != cols) {
+        cli_error(cmd, "%s %s is %zu x %zu, but %s is %zu x %zu", flag, path, m->rows, m->cols, what, rows, cols);
+        ntk_matrix_free(m);
+        return 1;
+    }
+    return 0;
 }
 
 int cmd_fit(int argc, char **argv)
 {
     const char *cmd = "fit";
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *model_s = NULL, *kernel_s = NULL, *lr_s = NULL,
-               *ridge_s = NULL, *rmode_s = NULL, *param_s = NULL, *scale_s = NULL, *limit_s = NULL, *threads_s = NULL;
+               *ridge_s = NULL, *rmode_s = NULL, *param_s = NULL, *scale_s = NULL, *limit_s = NULL, *threads_s = NULL,
+               *rows_s = NULL, *kfile_s = NULL, *nfile_s = NULL;
     int discrete = 0, jitter = 0, inf_only = 0, labels = 0, quiet = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},         {"--x", 1, &x_s, NULL},
@@ -131,7 +176,9 @@ int cmd_fit(int argc, char **argv)
         {"--limit", 1, &limit_s, NULL},       {"--threads", 1, &threads_s, NULL},
         {"--discrete", 0, NULL, &discrete},   {"--jitter", 0, NULL, &jitter},
         {"--inf-only", 0, NULL, &inf_only},   {"--labels", 0, NULL, &labels},
-        {"--quiet", 0, NULL, &quiet},         {NULL, 0, NULL, NULL},
+        {"--quiet", 0, NULL, &quiet},         {"--rows", 1, &rows_s, NULL},
+        {"--kernel-file", 1, &kfile_s, NULL}, {"--nngp-file", 1, &nfile_s, NULL},
+        {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) {
@@ -139,7 +186,8 @@ int cmd_fit(int argc, char **argv)
         return 0;
     }
     if (r) return r;
-    if (!arch_s) return cli_usage_error(cmd, "--arch is required (see 'ntk fit --help')");
+    if (!arch_s && !kfile_s)
+        return cli_usage_error(cmd, "--arch (or --kernel-file, the training kernel) is required (see 'ntk fit --help')");
     if (!x_s) return cli_usage_error(cmd, "--x is required (the training inputs)");
     if (!y_s) return cli_usage_error(cmd, "--y is required (the training targets)");
     if (!model_s) return cli_usage_error(cmd, "--model is required (where the model goes)");
@@ -159,12 +207,18 @@ int cmd_fit(int argc, char **argv)
     }
     if (param_s && cli_parse_param(cmd, param_s, &mo.param)) return 2;
     if (scale_s && cli_parse_scale(cmd, scale_s, &mo.input_scale)) return 2;
+    if (nfile_s && !kfile_s)
+        return cli_usage_error(cmd, "--nngp-file goes with --kernel-file (without it, --arch gives the NNGP)");
+    if (nfile_s && mo.kernel == NTK_MODEL_NNGP)
+        return cli_usage_error(cmd, "--nngp-file is for an NTK model: the kernel of --kernel nngp is the NNGP itself "
+                                    "(--kernel-file)");
+    if (nfile_s && inf_only)
+        return cli_usage_error(cmd, "--nngp-file is for variances, and an --inf-only model has none");
+    if (nfile_s && !strcmp(nfile_s, kfile_s))
+        return cli_usage_error(cmd, "--kernel-file and --nngp-file name the same file '%s'", kfile_s);
     long v;
-    size_t limit = 0;
-    if (limit_s) {
-        if (cli_parse_int(cmd, "--limit", limit_s, 1, LONG_MAX, &v)) return 2;
-        limit = (size_t)v;
-    }
+    cli_rows rows;
+    if (cli_parse_rows(cmd, "--rows", rows_s, limit_s, &rows)) return 2;
     if (threads_s) {
         if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
         mo.threads = (int)v;
@@ -176,18 +230,24 @@ int cmd_fit(int argc, char **argv)
     if (cli_check_out(cmd, "--model", model_s, CLI_OUT_NPZ)) return 1;
 
     ntk_arch *arch = NULL;
-    if (cli_parse_arch(cmd, arch_s, &arch)) return 1;
+    if (arch_s && cli_parse_arch(cmd, arch_s, &arch)) return 1;
     int rc = 1;
-    ntk_matrix x = {0}, y = {0};
+    ntk_matrix x = {0}, y = {0}, kf = {0}, nf = {0};
     double *onehot = NULL;
     ntk_model *model = NULL;
     ntk_error err;
-    if (read_limited(cmd, "--x", x_s, limit, &x) || read_limited(cmd, "--y", y_s, limit, &y)) goto done;
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, 1.0, &x) || cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, &y))
+        goto done;
     if (y.rows != x.rows) {
+        char after[96] = "";
+        if (rows.flag) snprintf(after, sizeof after, " (after %s %.60s)", rows.flag, rows.text);
         cli_error(cmd, "--y %s has %zu row%s but --x %s has %zu%s", y_s, y.rows, y.rows == 1 ? "" : "s", x_s, x.rows,
-                  limit ? " (after --limit)" : "");
+                  after);
         goto done;
     }
+    if (kfile_s && (cli_read_kernel(cmd, "--kernel-file", kfile_s, x.rows, x.rows, "the training kernel of the --x rows", &kf) ||
+                    (nfile_s && cli_read_kernel(cmd, "--nngp-file", nfile_s, x.rows, x.rows, "the train NNGP of the --x rows", &nf))))
+        goto done;
     size_t N = x.rows, k = y.cols;
     const double *targets = y.data;
     if (labels) {
@@ -204,7 +264,14 @@ int cmd_fit(int argc, char **argv)
                 N == 1 ? "" : "s", x.cols, k, k == 1 ? "" : "s", labels ? " (one-hot labels)" : "",
                 mo.kernel == NTK_MODEL_NNGP ? "NNGP" : "NTK", mo.param == NTK_PARAM_STANDARD ? "standard" : "ntk",
                 mo.input_scale != 1.0 ? ", inputs scaled" : "");
-    ntk_status s = ntk_model_fit(arch, &mo, x.data, N, x.cols, targets, k, &model, &err);
+    ntk_status s;
+    if (kfile_s) { /* the call takes the kernels over */
+        s = ntk_model_fit_kernel_owned(arch, &mo, x.data, N, x.cols, targets, k, kf.data, nf.data, kfile_s, nfile_s,
+                                       &model, &err);
+        kf.data = nf.data = NULL;
+    } else {
+        s = ntk_model_fit(arch, &mo, x.data, N, x.cols, targets, k, &model, &err);
+    }
     if (s) {
         if (s == NTK_E_NUMERIC && strstr(err.msg, "positive"))
             cli_error(cmd, "%s (refit with --ridge R, or --jitter)", err.msg);
@@ -219,8 +286,15 @@ int cmd_fit(int argc, char **argv)
         ntk_model_info in;
         ntk_model_get_info(model, &in);
         const ntk_predict_info *f = &in.factor;
-        fprintf(stderr, "ntk fit: kernel %zu x %zu in %.3f s; %s in %.3f s\n", N, N, in.kernel_seconds,
-                inf_only ? "Cholesky factorization" : "Cholesky and eigendecomposition", in.factor_seconds);
+        if (kfile_s)
+            fprintf(stderr, "ntk fit: kernel %zu x %zu from %s (checksum %016" PRIx64 "%s); %s in %.3f s\n", N, N,
+                    kfile_s, in.kernel_checksum, in.has_arch ? ", checked against --arch" : ", no --arch",
+                    inf_only ? "Cholesky factorization" : "Cholesky and eigendecomposition", in.factor_seconds);
+        else
+            fprintf(stderr, "ntk fit: kernel %zu x %zu in %.3f s; %s in %.3f s\n", N, N, in.kernel_seconds,
+                    inf_only ? "Cholesky factorization" : "Cholesky and eigendecomposition", in.factor_seconds);
+        if (in.has_eigen && !in.has_variances)
+            fprintf(stderr, "ntk fit: note: no --nngp-file: the model has no variances ('ntk predict --cov')\n");
         if (in.has_eigen) {
             fprintf(stderr,
                     "ntk fit: eigenvalues of the regularized kernel: min %.6g, max %.6g (condition number %.3g); "
@@ -250,6 +324,8 @@ done:
     free(onehot);
     ntk_matrix_free(&x);
     ntk_matrix_free(&y);
+    ntk_matrix_free(&kf);
+    ntk_matrix_free(&nf);
     ntk_arch_free(arch);
     return rc;
 }

@@ -33,6 +33,12 @@ static const char *KERNEL_HELP =
     "  --quad-degree M   quadrature nodes per piece (default 32, max 96)\n"
     "  --columns LIST    CSV/npy columns to use, 1-based: '1,3-5' or CSV header names\n"
     "  --header MODE     CSV header row: auto (default), yes, no\n"
+    "  --rows A:B        use only rows A to B-1 of --x1, counted from 0 as in Python's\n"
+    "                    x[A:B] (A: or :B for one side); past the end of the file: an error\n"
+    "  --rows2 A:B       the same for --x2 (e.g. the training rows of 'ntk fit --rows')\n"
+    "  --scale S         multiply the inputs (--x1 and --x2) by S, a number or a fraction\n"
+    "                    like 1/255, as 'ntk fit --scale' does: the kernels 'ntk fit\n"
+    "                    --kernel-file' and 'ntk predict --kernel-file' take\n"
     "  --quiet           no summary line on stderr\n"
     "\n"
     "Activations: relu, leaky_relu(alpha), abs, abrelu(a,b), erf, erf(a,b,c),\n"
@@ -42,13 +48,16 @@ static const char *KERNEL_HELP =
     "\n"
     "example:\n"
     "  ntk kernel --arch 'dense(512,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)' \\\n"
-    "             --x1 train.npy --get ntk,nngp --out ntk.npy,nngp.npy\n";
+    "             --x1 train.npy --get ntk,nngp --out ntk.npy,nngp.npy\n"
+    "  ntk kernel --arch @net.txt --x1 t10k-images-idx3-ubyte.gz --rows 0:1000 \\\n"
+    "             --x2 train-images-idx3-ubyte.gz --rows2 50000:60000 --scale 1/255 --out kt.npy\n";
 
 int cmd_kernel(int argc, char **argv)
 {
     const char *cmd = "kernel";
     const char *arch_s = NULL, *x1_s = NULL, *x2_s = NULL, *get_s = NULL, *out_s = NULL, *param_s = NULL,
-               *threads_s = NULL, *deg_s = NULL, *cols_s = NULL, *header_s = NULL;
+               *threads_s = NULL, *deg_s = NULL, *cols_s = NULL, *header_s = NULL, *rows_s = NULL, *rows2_s = NULL,
+               *scale_s = NULL;
     int diag = 0, numeric = 0, quiet = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},       {"--x1", 1, &x1_s, NULL},
@@ -57,7 +66,9 @@ int cmd_kernel(int argc, char **argv)
         {"--threads", 1, &threads_s, NULL}, {"--quad-degree", 1, &deg_s, NULL},
         {"--columns", 1, &cols_s, NULL},    {"--header", 1, &header_s, NULL},
         {"--diag", 0, NULL, &diag},         {"--numeric", 0, NULL, &numeric},
-        {"--quiet", 0, NULL, &quiet},       {NULL, 0, NULL, NULL},
+        {"--quiet", 0, NULL, &quiet},       {"--rows", 1, &rows_s, NULL},
+        {"--rows2", 1, &rows2_s, NULL},     {"--scale", 1, &scale_s, NULL},
+        {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(KERNEL_HELP, stdout); return 0; }
@@ -66,6 +77,9 @@ int cmd_kernel(int argc, char **argv)
     if (!x1_s) return cli_usage_error(cmd, "--x1 is required");
     if (!out_s) return cli_usage_error(cmd, "--out is required");
     if (diag && x2_s) return cli_usage_error(cmd, "--diag takes only --x1 (the diagonal K(x,x) of X1)");
+    cli_rows rows1, rows2;
+    double scale = 1.0;
+    if (cli_parse_x1x2(cmd, rows_s, rows2_s, x2_s != NULL, scale_s, &rows1, &rows2, &scale)) return 2;
 
     ntk_kernel_opts ko = ntk_kernel_opts_default();
     ko.diag = diag;
@@ -115,9 +129,9 @@ int cmd_kernel(int argc, char **argv)
     int rc = 1;
     ntk_matrix x1 = {0}, x2 = {0};
     double *kn = NULL, *kt = NULL;
-    if (cli_read_matrix(cmd, "--x1", x1_s, &ro, &x1)) goto done;
+    if (cli_read_data(cmd, "--x1", x1_s, &ro, &rows1, scale, &x1)) goto done;
     if (x2_s) {
-        if (cli_read_matrix(cmd, "--x2", x2_s, &ro, &x2)) goto done;
+        if (cli_read_data(cmd, "--x2", x2_s, &ro, &rows2, scale, &x2)) goto done;
         if (x2.cols != x1.cols) {
             cli_error(cmd, "--x2 %s has %zu column%s but --x1 %s has %zu", x2_s, x2.cols, x2.cols == 1 ? "" : "s",
                       x1_s, x1.cols);

@@ -47,6 +47,12 @@ static const char *TRAIN_HELP =
     "                    instead; the saved file keeps θ and θ0 ('ntk apply' reads it)\n"
     "  --param P         ntk (default) or standard parameterization\n"
     "  --save FILE.npz   where the trained parameters go\n"
+    "  --rows A:B        use only rows A to B-1 of --x and --y, counted from 0 as in Python's\n"
+    "                    x[A:B] (A: or :B for one side); past the end of the file: an error\n"
+    "  --scale S         multiply --x and --eval (not --y) by S, a number or a fraction\n"
+    "                    like 1/255 (as 'ntk fit --scale'; 1/255 for 8-bit pixels). The\n"
+    "                    saved network expects scaled inputs: give 'ntk apply', 'ntk\n"
+    "                    empirical' and 'ntk features' of it the same --scale\n"
     "  --eval FILE       points to predict after training (needs --out)\n"
     "  --out FILE        predictions on --eval, rows x k (.npy or .csv)\n"
     "  --log FILE.csv    the full-training-set loss as CSV 'step,loss'\n"
@@ -157,7 +163,7 @@ int cmd_train(int argc, char **argv)
     const char *cmd = "train";
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *lr_s = NULL, *steps_s = NULL, *batch_s = NULL,
                *mom_s = NULL, *seed_s = NULL, *param_s = NULL, *save_s = NULL, *eval_s = NULL, *out_s = NULL,
-               *log_s = NULL, *every_s = NULL, *threads_s = NULL;
+               *log_s = NULL, *every_s = NULL, *threads_s = NULL, *rows_s = NULL, *scale_s = NULL;
     int linearized = 0, quiet = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},         {"--x", 1, &x_s, NULL},
@@ -168,7 +174,8 @@ int cmd_train(int argc, char **argv)
         {"--eval", 1, &eval_s, NULL},         {"--out", 1, &out_s, NULL},
         {"--log", 1, &log_s, NULL},           {"--log-every", 1, &every_s, NULL},
         {"--threads", 1, &threads_s, NULL},   {"--linearized", 0, NULL, &linearized},
-        {"--quiet", 0, NULL, &quiet},         {NULL, 0, NULL, NULL},
+        {"--quiet", 0, NULL, &quiet},         {"--rows", 1, &rows_s, NULL},
+        {"--scale", 1, &scale_s, NULL},       {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(TRAIN_HELP, stdout); return 0; }
@@ -206,6 +213,10 @@ int cmd_train(int argc, char **argv)
     }
     cli_net_src src;
     if (cli_net_usage(cmd, arch_s, NULL, seed_s, param_s, &src)) return 2;
+    cli_rows rows;
+    double in_scale = 1.0;
+    if (cli_parse_rows(cmd, "--rows", rows_s, NULL, &rows) || (scale_s && cli_parse_scale(cmd, scale_s, &in_scale)))
+        return 2;
     to.seed = src.seed;
     const char *outs[3] = {save_s, out_s, log_s};
     const char *oflags[3] = {"--save", "--out", "--log"};
@@ -226,13 +237,14 @@ int cmd_train(int argc, char **argv)
     char *log_tmp = NULL;
     int saved = 0, wrote_out = 0;
     ntk_error err;
-    if (cli_read_matrix(cmd, "--x", x_s, NULL, &x) || cli_read_matrix(cmd, "--y", y_s, NULL, &y)) goto done;
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, in_scale, &x) || cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, &y))
+        goto done;
     if (y.rows != x.rows) {
         cli_error(cmd, "--y %s has %zu row%s but --x %s has %zu", y_s, y.rows, y.rows == 1 ? "" : "s", x_s, x.rows);
         goto done;
     }
     if (eval_s) {
-        if (cli_read_matrix(cmd, "--eval", eval_s, NULL, &xe)) goto done;
+        if (cli_read_data(cmd, "--eval", eval_s, NULL, NULL, in_scale, &xe)) goto done;
         if (xe.cols != x.cols) {
             cli_error(cmd, "--eval %s has %zu column%s but --x %s has %zu", eval_s, xe.cols, xe.cols == 1 ? "" : "s",
                       x_s, x.cols);

@@ -408,3 +408,101 @@ int cli_parse_size_list(const char *cmd, const char *flag, const char *s, size_t
     return n;
 }
 
+
+/* ------------------------------------------------------------ row ranges and input scale */
+
+/* A row number: digits only, no sign; 0 or -1. */
+static int parse_row(const char *s, const char *e, size_t *out)
+{
+    if (s == e) return -1;
+    size_t v = 0;
+    for (; s < e; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        size_t d = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_rows(const char *cmd, const char *rows_flag, const char *rows_s, const char *limit_s, cli_rows *out)
+{
+    memset(out, 0, sizeof *out);
+    if (rows_s && limit_s)
+        return cli_usage_error(cmd, "%s and --limit exclude each other (--limit N is %s 0:N)", rows_flag, rows_flag);
+    if (limit_s) {
+        long v;
+        if (cli_parse_int(cmd, "--limit", limit_s, 1, LONG_MAX, &v)) return 2;
+        out->count = (size_t)v;
+        out->flag = "--limit";
+        out->text = limit_s;
+        return 0;
+    }
+    if (!rows_s) return 0;
+    const char *colon = strchr(rows_s, ':');
+    const char *end = rows_s + strlen(rows_s);
+    size_t a = 0, b = 0;
+    int has_b = colon && colon + 1 < end;
+    if (!colon || (colon > rows_s && parse_row(rows_s, colon, &a)) || (has_b && parse_row(colon + 1, end, &b)))
+        return cli_usage_error(cmd,
+                               "%s: expected START:STOP (rows START to STOP-1, counted from 0 as in Python; either "
+                               "side may be left out, e.g. 50000:60000, :1000, 50000:), got '%s'",
+                               rows_flag, rows_s);
+    if (has_b && b <= a)
+        return cli_usage_error(cmd, "%s %s: an empty range (STOP must be greater than START; STOP is excluded)",
+                               rows_flag, rows_s);
+    out->first = a;
+    out->count = has_b ? b - a : 0;
+    out->strict = has_b;
+    out->flag = rows_flag;
+    out->text = rows_s;
+    return 0;
+}
+
+int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro, const cli_rows *rows,
+                  double scale, ntk_matrix *m)
+{
+    ntk_read_opts o = ro ? *ro : ntk_read_opts_default();
+    if (rows) {
+        o.first_row = rows->first;
+        o.max_rows = rows->count;
+    }
+    ntk_error err;
+    ntk_status s = ntk_io_read(path, &o, m, &err);
+    if (s) {
+        if (s == NTK_E_SHAPE && rows && rows->first) /* the range starts past the end of the file */
+            cli_error(cmd, "%s %s: %s %s", rows->flag, rows->text, flag, err.msg);
+        else
+            cli_error(cmd, "%s", err.msg);
+        return -1;
+    }
+    if (rows && rows->strict && m->rows < rows->count) {
+        cli_error(cmd, "%s %s: %s %s has %zu rows (rows are counted from 0; STOP is excluded)", rows->flag, rows->text,
+                  flag, path, rows->first + m->rows);
+        ntk_matrix_free(m);
+        return -1;
+    }
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t j = 0; j < m->cols; j++)
+            if (!isfinite(m->data[i * m->cols + j])) {
+                cli_error(cmd, "%s: data row %zu, column %zu: %g is not finite (NaN/Inf inputs are not allowed)", path,
+                          (rows ? rows->first : 0) + i + 1, j + 1, m->data[i * m->cols + j]);
+                ntk_matrix_free(m);
+                return -1;
+            }
+    if (scale != 1.0)
+        for (size_t i = 0; i < m->rows * m->cols; i++) m->data[i] *= scale;
+    return 0;
+}
+
+int cli_parse_x1x2(const char *cmd, const char *rows_s, const char *rows2_s, int has_x2, const char *scale_s,
+                   cli_rows *rows1, cli_rows *rows2, double *scale)
+{
+    *scale = 1.0;
+    if (rows2_s && !has_x2) return cli_usage_error(cmd, "--rows2 selects rows of --x2, which is not given");
+    if (cli_parse_rows(cmd, "--rows", rows_s, NULL, rows1) || cli_parse_rows(cmd, "--rows2", rows2_s, NULL, rows2) ||
+        (scale_s && cli_parse_scale(cmd, scale_s, scale)))
+        return 2;
+    return 0;
+}

@@ -165,7 +165,7 @@ static ntk_status save_names(csv_state *s, const char *path, ntk_error *err)
 static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_opts *opts,
                                 ntk_matrix *out, ntk_error *err)
 {
-    size_t row = 0, rows = 0, blank = 0, nfields = 0;
+    size_t row = 0, rows = 0, blank = 0, nfields = 0, seen = 0; /* seen: data rows so far */
     int have_first = 0;
     ntk_status st;
     for (;;) {
@@ -212,6 +212,7 @@ static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_o
         if (s->fl.n != nfields)
             return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu: %zu field%s, expected %zu", path, row,
                             s->fl.n, s->fl.n == 1 ? "" : "s", nfields);
+        if (seen++ < opts->first_row) continue; /* before the row range: counted, not parsed */
         if (s->nvals + s->nsel > s->capvals) {
             size_t need = s->nvals + s->nsel, bytes; /* both are bounded by memory */
             size_t nc = s->capvals < SIZE_MAX / 2 ? 2 * s->capvals : SIZE_MAX;
@@ -229,7 +230,9 @@ static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_o
         }
         s->nvals += s->nsel;
         rows++;
+        if (opts->max_rows && rows == opts->max_rows) break; /* the rest is not read */
     }
+    if (rows == 0 && seen) return ntk_io_rows_error(err, path, seen, opts->first_row);
     if (rows == 0) return ntk_fail(err, NTK_E_FORMAT, "%s has no data rows", path);
     if (s->nsel == 0) /* only possible with a selection of nothing, which is an error */
         return ntk_fail(err, NTK_E_INTERNAL, "%s: no columns selected", path);

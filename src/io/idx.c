@@ -127,7 +127,8 @@ static void convert(double *dst, const unsigned char *src, size_t n, const idx_t
     }
 }
 
-static ntk_status idx_read_gz(gzFile gz, const char *path, size_t max_rows, ntk_matrix *out, ntk_error *err)
+static ntk_status idx_read_gz(gzFile gz, const char *path, size_t first, size_t max_rows, ntk_matrix *out,
+                              ntk_error *err)
 {
     unsigned char head[4 + 4 * IDX_MAX_DIMS];
     size_t got;
@@ -169,10 +170,29 @@ static ntk_status idx_read_gz(gzFile gz, const char *path, size_t max_rows, ntk_
     }
     if (rows == 0 || cols == 0)
         return ntk_fail(err, NTK_E_FORMAT, "%s: IDX array of shape %s is empty", path, shape);
-    size_t rowbytes, dbytes, keep = max_rows && max_rows < rows ? max_rows : rows;
+    if (first >= rows) return ntk_io_rows_error(err, path, rows, first);
+    size_t rowbytes, dbytes, keep = max_rows && max_rows < rows - first ? max_rows : rows - first;
     if (overflow || ntk_mul_size(keep, cols, sizeof(double), &dbytes) || ntk_mul_size(cols, t->size, 1, &rowbytes))
         return ntk_fail(err, NTK_E_FORMAT, "%s: IDX array of shape %s is too large", path, shape);
     size_t nbytes = keep * rowbytes; /* <= dbytes */
+    if (first) { /* the rows before the range: decompressed and dropped */
+        size_t skip = first * rowbytes, done = 0; /* first < rows: no overflow (rows·rowbytes fits, see above) */
+        unsigned char *scratch = malloc(IDX_CHUNK);
+        if (!scratch) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", path);
+        while (done < skip) {
+            size_t want = skip - done < IDX_CHUNK ? skip - done : IDX_CHUNK;
+            if ((st = gz_read(gz, scratch, want, &got, path, err))) break;
+            done += got;
+            if (got < want) break;
+        }
+        free(scratch);
+        if (st) return st;
+        if (done < skip) {
+            char what[sizeof shape + 48];
+            snprintf(what, sizeof what, "data (%s array of shape %s)", t->name, shape);
+            return truncated(gz, path, what, skip + nbytes, done, err);
+        }
+    }
 
     /* Grow the raw buffer with the data that arrives. */
     unsigned char *raw = NULL;
@@ -201,7 +221,7 @@ static ntk_status idx_read_gz(gzFile gz, const char *path, size_t max_rows, ntk_
         snprintf(what, sizeof what, "data (%s array of shape %s)", t->name, shape);
         return truncated(gz, path, what, nbytes, have, err);
     }
-    if (keep == rows) { /* the whole file: nothing may follow the data */
+    if (first + keep == rows) { /* to the end of the file: nothing may follow the data */
         unsigned char extra[64];
         if ((st = gz_read(gz, extra, sizeof extra, &got, path, err))) {
             free(raw);
@@ -237,6 +257,11 @@ static ntk_status idx_read_gz(gzFile gz, const char *path, size_t max_rows, ntk_
 
 ntk_status ntk_idx_read(const char *path, size_t max_rows, ntk_matrix *out, ntk_error *err)
 {
+    return ntk_idx_read_rows(path, 0, max_rows, out, err);
+}
+
+ntk_status ntk_idx_read_rows(const char *path, size_t first, size_t max_rows, ntk_matrix *out, ntk_error *err)
+{
     out->data = NULL;
     out->rows = out->cols = 0;
     out->ndim = 0;
@@ -249,7 +274,7 @@ ntk_status ntk_idx_read(const char *path, size_t max_rows, ntk_matrix *out, ntk_
         return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory for the gzip reader", path);
     }
     gzbuffer(gz, 1u << 17);
-    ntk_status st = idx_read_gz(gz, path, max_rows, out, err);
+    ntk_status st = idx_read_gz(gz, path, first, max_rows, out, err);
     gzclose(gz);
     return st;
 }

@@ -16,8 +16,14 @@
 
 ntk_read_opts ntk_read_opts_default(void)
 {
-    ntk_read_opts o = {-1, NULL, 0};
+    ntk_read_opts o = {-1, NULL, 0, 0};
     return o;
+}
+
+ntk_status ntk_io_rows_error(ntk_error *err, const char *path, size_t rows, size_t first)
+{
+    return ntk_fail(err, NTK_E_SHAPE, "%s: has %zu row%s, so none from row %zu on (rows are counted from 0)", path,
+                    rows, rows == 1 ? "" : "s", first);
 }
 
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum)
@@ -227,18 +233,18 @@ ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts, ntk_matrix *
     ntk_status st;
     switch (format_of(path)) {
     case FMT_NPY:
-        st = ntk_npy_read(path, out, err);
+        st = ntk_npy_read_rows(path, opts->first_row, opts->max_rows, out, err);
         if (st == NTK_OK && opts->columns) st = select_npy(path, opts->columns, out, err);
         break;
     case FMT_CSV: st = ntk_csv_read(path, opts, out, err); break;
     case FMT_IDX:
-        st = ntk_idx_read(path, opts->max_rows, out, err);
+        st = ntk_idx_read_rows(path, opts->first_row, opts->max_rows, out, err);
         if (st == NTK_OK && opts->columns) st = select_npy(path, opts->columns, out, err);
         break;
     default: return unknown_format(path, err);
     }
     if (st == NTK_OK && opts->max_rows && out->rows > opts->max_rows) {
-        /* .npy and .csv are read whole, then cut (IDX stops reading early) */
+        /* the readers stop at max_rows already; kept as a guard */
         double *d = realloc(out->data, opts->max_rows * out->cols * sizeof *d);
         if (d) out->data = d; /* a failed shrink keeps the larger block */
         out->rows = opts->max_rows;

@@ -16,6 +16,9 @@
 
 /* NumPy .npy, format versions 1.0, 2.0 and 3.0 (npy.c). */
 ntk_status ntk_npy_read(const char *path, ntk_matrix *out, ntk_error *err);
+/* Rows first .. first + max_rows − 1 only (max_rows 0: to the end; fewer
+ * when the file ends first), as ntk_read_opts describes. */
+ntk_status ntk_npy_read_rows(const char *path, size_t first, size_t max_rows, ntk_matrix *out, ntk_error *err);
 /* The same parser on a .npy held in memory (an .npz member): `label` is
  * used in messages the way ntk_npy_read uses the file name. out->data is
  * NULL on failure. Data after the array is ignored, as in a file. */
@@ -37,6 +40,13 @@ ntk_status ntk_csv_write(FILE *f, const char *path, const double *data, size_t r
  * the others flattened into the columns; ndim 1 for a 1-D file. Only the
  * first max_rows rows are read (0 = all). */
 ntk_status ntk_idx_read(const char *path, size_t max_rows, ntk_matrix *out, ntk_error *err);
+/* From row `first` on (counted from 0), skipping the rows before it. */
+ntk_status ntk_idx_read_rows(const char *path, size_t first, size_t max_rows, ntk_matrix *out, ntk_error *err);
+
+/* The error for a row range that starts past the end of a file of `rows`
+ * rows: NTK_E_SHAPE "<path>: has R rows, so none from row F on (rows are
+ * counted from 0)". */
+ntk_status ntk_io_rows_error(ntk_error *err, const char *path, size_t rows, size_t first);
 
 /* Resolves a column selection ("1,3-5,label": 1-based indices, ranges,
  * header names) against a file of `ncols` columns with header `names`

@@ -378,7 +378,31 @@ static int bytes_left(npy_src *src, size_t *left)
     return 0;
 }
 
-static ntk_status npy_read_src(npy_src *src, const char *path, ntk_matrix *out, ntk_error *err)
+/* Moves the cursor n bytes on (a seek where the source allows one, else
+ * reads that are thrown away); a short source is left for the next read
+ * to report. */
+static ntk_status skip_bytes(npy_src *src, size_t n, const char *path, ntk_error *err)
+{
+    size_t left;
+    if (!src->f) {
+        src->pos += n < src->n - src->pos ? n : src->n - src->pos;
+        return NTK_OK;
+    }
+    if (bytes_left(src, &left) && n <= left && n <= (size_t)INT64_MAX && fseeko(src->f, (off_t)n, SEEK_CUR) == 0)
+        return NTK_OK;
+    unsigned char buf[1 << 16];
+    while (n) {
+        size_t want = n < sizeof buf ? n : sizeof buf, got;
+        ntk_status st = read_some(src, buf, want, &got, path, err);
+        if (st) return st;
+        if (got < want) return NTK_OK;
+        n -= got;
+    }
+    return NTK_OK;
+}
+
+static ntk_status npy_read_src(npy_src *src, const char *path, size_t first, size_t max_rows, ntk_matrix *out,
+                               ntk_error *err)
 {
     unsigned char pre[NPY_MAGIC_LEN + 2 + 4];
     size_t got;
@@ -448,6 +472,19 @@ static ntk_status npy_read_src(npy_src *src, const char *path, ntk_matrix *out, 
         return ntk_fail(err, NTK_E_FORMAT, "%s: truncated: expected %zu bytes of data, found %zu",
                         path, nbytes, have);
 
+    /* rows first .. first + keep − 1: C order (and any 1-D or single-row or
+     * single-column array) skips to them and reads only them; a 2-D
+     * Fortran-order array is read whole, transposed, then cut */
+    if (first >= rows) return ntk_io_rows_error(err, path, rows, first);
+    size_t keep = max_rows && max_rows < rows - first ? max_rows : rows - first;
+    int fortran2 = hd.fortran && rows > 1 && cols > 1;
+    if (!fortran2 && (first || keep < rows)) {
+        if ((st = skip_bytes(src, first * cols * t.size, path, err))) return st;
+        rows = keep;
+        dbytes = rows * cols * sizeof(double);
+        nbytes = rows * cols * t.size;
+        first = 0;
+    }
     size_t n = rows * cols;
     double *data = malloc(dbytes);
     if (!data)
@@ -476,6 +513,12 @@ static ntk_status npy_read_src(npy_src *src, const char *path, ntk_matrix *out, 
             for (size_t i = 0; i < rows; i++) c[i * cols + j] = data[j * rows + i];
         free(data);
         data = c;
+        if (first || keep < rows) {
+            memmove(data, data + first * cols, keep * cols * sizeof *data);
+            double *d2 = realloc(data, keep * cols * sizeof *data);
+            if (d2) data = d2; /* a failed shrink keeps the larger block */
+            rows = keep;
+        }
     }
     out->data = data;
     out->rows = rows;
@@ -486,10 +529,15 @@ static ntk_status npy_read_src(npy_src *src, const char *path, ntk_matrix *out, 
 
 ntk_status ntk_npy_read(const char *path, ntk_matrix *out, ntk_error *err)
 {
+    return ntk_npy_read_rows(path, 0, 0, out, err);
+}
+
+ntk_status ntk_npy_read_rows(const char *path, size_t first, size_t max_rows, ntk_matrix *out, ntk_error *err)
+{
     FILE *f = fopen(path, "rb");
     if (!f) return ntk_io_errno(err, path, "cannot open", errno);
     npy_src src = {f, NULL, 0, 0};
-    ntk_status st = npy_read_src(&src, path, out, err);
+    ntk_status st = npy_read_src(&src, path, first, max_rows, out, err);
     fclose(f);
     return st;
 }
@@ -501,7 +549,7 @@ ntk_status ntk_npy_parse_mem(const char *label, const unsigned char *buf, size_t
     out->rows = out->cols = 0;
     out->ndim = 0;
     npy_src src = {NULL, buf, n, 0};
-    return npy_read_src(&src, label, out, err);
+    return npy_read_src(&src, label, 0, 0, out, err);
 }
 
 /* ------------------------------------------------------------ writing */

@@ -44,7 +44,8 @@
 #include <time.h>
 
 #define FORMAT_NAME "ntk-model"
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 1       /* a model of a kernel computed here            */
+#define FORMAT_VERSION_GIVEN 2 /* of a given kernel: the kernel_source lines too */
 #define BLOCK_ELEMS ((size_t)1 << 24) /* test rows per block: rows·N ≤ this (128 MiB a buffer) */
 #define NPZ_LIMIT ((uint64_t)0xFFFFFFFFu) /* ntk_npz_write writes no zip64 */
 
@@ -64,6 +65,11 @@ struct ntk_model {
     double kernel_seconds, factor_seconds;
     uint64_t checksum, fit_checksum;
     size_t block_rows;  /* test rows per block; 0 = from BLOCK_ELEMS */
+    /* fit from a given kernel (ntk_model_fit_kernel); arch may be NULL */
+    int given, nngp_given;
+    int arch_wanted;         /* loading: meta.txt says arch.txt is there */
+    uint64_t ksum, nsum;     /* FNV-1a 64 of the given kernels */
+    char kname[256], nname[256];
 };
 
 ntk_model_opts ntk_model_opts_default(void)
@@ -104,9 +110,15 @@ void ntk_model_get_info(const ntk_model *m, ntk_model_info *info)
     info->kernel_seconds = m->kernel_seconds;
     info->factor_seconds = m->factor_seconds;
     info->checksum = m->checksum;
+    info->has_variances = m->V && (m->o.kernel == NTK_MODEL_NNGP || m->nngp_xx);
+    info->kernel_given = m->given;
+    info->has_arch = m->arch != NULL;
+    info->kernel_checksum = m->given ? m->ksum : 0;
+    info->nngp_checksum = m->nngp_given ? m->nsum : 0;
 }
 
 const ntk_arch *ntk_model_arch(const ntk_model *m) { return m->arch; }
+const double *ntk_model_train_inputs(const ntk_model *m) { return m->x; }
 void ntk_model_set_block_rows(ntk_model *m, size_t rows) { m->block_rows = rows; }
 void ntk_model_set_threads(ntk_model *m, int threads) { m->o.threads = threads > 0 ? threads : 0; }
 
@@ -175,9 +187,36 @@ static int meta_body(const ntk_model *m, char *buf, size_t n)
                     m->info.n_clipped);
 }
 
+/* The lines a model fit from a given kernel adds to meta_body (format 2). */
+static int meta_given(const ntk_model *m, char *buf, size_t n)
+{
+    char nsum[17] = "none";
+    if (m->nngp_given) snprintf(nsum, sizeof nsum, "%016" PRIx64, m->nsum);
+    return snprintf(buf, n,
+                    "kernel_source = given\nkernel_name = %s\nkernel_checksum = %016" PRIx64
+                    "\nnngp_name = %s\nnngp_checksum = %s\narch = %d\n",
+                    m->kname, m->ksum, m->nngp_given ? m->nname : "-", nsum, m->arch != NULL);
+}
+
+/* meta_body, then meta_given for such a model: the length, or -1 when it
+ * does not fit in n bytes. */
+static int meta_all(const ntk_model *m, char *buf, size_t n)
+{
+    int a = meta_body(m, buf, n);
+    if (a < 0 || (size_t)a >= n) return -1;
+    if (!m->given) return a;
+    int b = meta_given(m, buf + a, n - (size_t)a);
+    if (b < 0 || (size_t)(a + b) >= n) return -1;
+    return a + b;
+}
+
 /* The canonical spec, malloc'd with a trailing newline (NULL: no memory). */
 static char *canon_spec(const ntk_arch *arch, size_t *len)
 {
+    if (!arch) { /* a model of a given kernel without an architecture */
+        *len = 0;
+        return calloc(1, 1);
+    }
     size_t n = ntk_arch_format(arch, NULL, 0);
     char *s = malloc(n + 2);
     if (!s) return NULL;
@@ -191,10 +230,10 @@ static char *canon_spec(const ntk_arch *arch, size_t *len)
 static ntk_status fit_checksum(const ntk_model *m, uint64_t *out, ntk_error *err)
 {
     char body[2048];
-    int bl = meta_body(m, body, sizeof body);
+    int bl = meta_all(m, body, sizeof body);
     size_t sl;
     char *spec = canon_spec(m->arch, &sl);
-    if (bl < 0 || (size_t)bl >= sizeof body || !spec) {
+    if (bl < 0 || !spec) {
         free(spec);
         return ntk_fail(err, NTK_E_NOMEM, "out of memory for the model checksum");
     }
@@ -314,9 +353,32 @@ static ntk_status factor_inf(ntk_model *m, double *K, ntk_error *err)
     return NTK_OK;
 }
 
-ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
-                                 size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
-                                 double kernel_seconds, ntk_model **out, ntk_error *err)
+/* What a model fit from a given kernel records (NULL: computed here). */
+typedef struct {
+    const char *kname, *nname;
+    uint64_t ksum, nsum;
+    int nngp;
+} given_info;
+
+/* A name for meta.txt: one line that survives its trimming (control
+ * characters and spaces at the ends become '?'), at most n − 1 bytes. */
+static void meta_name(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len > n - 1) len = n - 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = c < 0x20 || c == 0x7f || (c == ' ' && (i == 0 || i == len - 1)) ? '?' : (char)c;
+    }
+    dst[len] = '\0';
+    if (!len) snprintf(dst, n, "-");
+}
+
+/* The body of ntk_model_fit_kernels; g describes a given kernel (then arch
+ * may be NULL). */
+static ntk_status fit_core(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
+                           const double *y, size_t k, double *kxx, double *nngp_xx, double kernel_seconds,
+                           const given_info *g, ntk_model **out, ntk_error *err)
 {
     ntk_error_clear(err);
     *out = NULL;
@@ -324,7 +386,7 @@ ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opt
     ntk_status s;
     ntk_model *m = NULL;
     if ((s = check_opts(&o, err))) goto fail;
-    if (!arch || !x || !y || !kxx || N == 0 || d == 0 || k == 0) {
+    if ((!arch && !g) || !x || !y || !kxx || N == 0 || d == 0 || k == 0) {
         s = ntk_fail(err, NTK_E_INVAL, "ntk_model_fit: empty training set or missing arguments");
         goto fail;
     }
@@ -349,7 +411,15 @@ ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opt
     }
     memcpy(m->x, x, N * d * sizeof *x);
     memcpy(m->y, y, N * k * sizeof *y);
-    {
+    if (g) {
+        m->given = 1;
+        m->nngp_given = g->nngp;
+        m->ksum = g->ksum;
+        m->nsum = g->nsum;
+        meta_name(m->kname, sizeof m->kname, g->kname);
+        meta_name(m->nname, sizeof m->nname, g->nname);
+    }
+    if (arch) {
         /* a private copy of the spec (ntk_arch has no clone): format and parse */
         size_t sl;
         char *spec = canon_spec(arch, &sl);
@@ -389,6 +459,194 @@ fail:
     free(nngp_xx);
     ntk_model_free(m);
     return s;
+}
+
+ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
+                                 size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
+                                 double kernel_seconds, ntk_model **out, ntk_error *err)
+{
+    return fit_core(arch, opts, x, N, d, y, k, kxx, nngp_xx, kernel_seconds, NULL, out, err);
+}
+
+/* ------------------------------------------------------------ given kernels: checks */
+
+#define GIVEN_SYM_TOL 1e-6  /* asymmetry tolerated, relative to √(K_ii·K_jj) (ntk.h) */
+/* Given vs computed entries, relative to √(K_ii·K_jj): the same kernel
+ * computed in blocks of other shapes differs by rounding of the Gram
+ * entries (~d·ε), amplified near duplicate points where arccos is steep
+ * (~√(d·ε)) and summed over the layers: measured up to 2.3e-8 at d = 784
+ * with 8 ReLU layers (1e-15 elsewhere); 1e-5 leaves room for depth 100
+ * and d ~ 10^4, while another kernel kind, network, input scale or row
+ * order differs by O(1). */
+#define GIVEN_ARCH_TOL 1e-5
+
+/* A given N × N kernel: finite, a non-negative diagonal, symmetric to
+ * GIVEN_SYM_TOL·max(√(K_ii·K_jj), ε·max K_ii). Walked in square tiles so
+ * that the transposed reads stay in cache. */
+static ntk_status check_square(const double *K, size_t N, const char *name, ntk_error *err)
+{
+    ntk_status s;
+    if ((s = ntk_check_finite(K, N, N, name, err))) return s;
+    double dmax = 0;
+    for (size_t i = 0; i < N; i++) {
+        double v = K[i * N + i];
+        if (v < 0)
+            return ntk_fail(err, NTK_E_NUMERIC,
+                            "%s: diagonal entry %zu is %.6g < 0: not a kernel matrix (K(x,x) >= 0)", name, i + 1, v);
+        if (v > dmax) dmax = v;
+    }
+    const double low = DBL_EPSILON * dmax;
+    enum { TB = 64 };
+    for (size_t i0 = 0; i0 < N; i0 += TB)
+        for (size_t j0 = i0; j0 < N; j0 += TB) {
+            size_t i1 = i0 + TB < N ? i0 + TB : N, j1 = j0 + TB < N ? j0 + TB : N;
+            for (size_t i = i0; i < i1; i++)
+                for (size_t j = (j0 == i0 ? i + 1 : j0); j < j1; j++) {
+                    double a = K[i * N + j], b = K[j * N + i];
+                    double sc = fmax(sqrt(K[i * N + i] * K[j * N + j]), low);
+                    if (!(fabs(a - b) <= GIVEN_SYM_TOL * sc))
+                        return ntk_fail(err, NTK_E_NUMERIC,
+                                        "%s: not symmetric: entry (%zu, %zu) is %.17g but (%zu, %zu) is %.17g "
+                                        "(|difference| %.3g > %g·sqrt(K_ii·K_jj)): not the kernel of one set of "
+                                        "points with itself",
+                                        name, i + 1, j + 1, a, j + 1, i + 1, b, fabs(a - b), GIVEN_SYM_TOL);
+                }
+        }
+    return NTK_OK;
+}
+
+/* Given entries g[j·step] (j < n) against the ones ntk_kernel computes,
+ * c[j], with scales sc[j] = √(K_ii·K_jj) of the computed kernel:
+ * |g − c| ≤ GIVEN_ARCH_TOL·sc. The entries are row `row` (1-based), or
+ * the diagonal when row is 0. */
+static ntk_status compare_entries(const char *name, size_t row, const char *kind, const double *g, size_t step,
+                                  const double *c, const double *sc, size_t n, const char *advice, ntk_error *err)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!(fabs(g[j * step] - c[j]) <= GIVEN_ARCH_TOL * sc[j]))
+            return ntk_fail(err, NTK_E_INVAL,
+                            "%s: entry (%zu, %zu) is %.17g, but the %s of the architecture there is %.17g: not this "
+                            "network's %s on these points (another architecture, kernel, parameterization, input "
+                            "scale or rows?)%s",
+                            name, row ? row : j + 1, j + 1, g[j * step], kind, c[j], kind, advice);
+    return NTK_OK;
+}
+
+/* The architecture's kernels between the point p (1 × d, scaled) and the
+ * N points xs: rows rn, rt (N each: NNGP, NTK); p's own dp[0..1] (NNGP,
+ * NTK); with want_diag the diagonals dn, dt of xs (N each). */
+static ntk_status arch_row(const ntk_arch *arch, const ntk_model_opts *o, const double *p, const double *xs,
+                           size_t N, size_t d, double *rn, double *rt, double *dp, double *dn, double *dt,
+                           int want_diag, ntk_error *err)
+{
+    ntk_kernel_opts ko = ntk_kernel_opts_default();
+    ko.param = o->param;
+    ko.threads = o->threads;
+    ntk_status s;
+    if ((s = ntk_kernel(arch, &ko, p, 1, xs, N, d, rn, rt, err))) return s;
+    ko.diag = 1;
+    if ((s = ntk_kernel(arch, &ko, p, 1, NULL, 0, d, &dp[0], &dp[1], err))) return s;
+    if (want_diag && (s = ntk_kernel(arch, &ko, xs, N, NULL, 0, d, dn, dt, err))) return s;
+    return NTK_OK;
+}
+
+/* The given training kernels (N × N) against the architecture's: their
+ * diagonals and first rows (ntk.h). xs: the scaled inputs. */
+static ntk_status check_fit_arch(const ntk_arch *arch, const ntk_model_opts *o, const double *xs, size_t N, size_t d,
+                                 const double *K, const char *kname, const double *Kn, const char *nname,
+                                 ntk_error *err)
+{
+    double *buf = malloc(5 * N * sizeof *buf), dp[2];
+    if (!buf) return ntk_fail(err, NTK_E_NOMEM, "out of memory checking a %zu x %zu kernel", N, N);
+    double *rn = buf, *rt = buf + N, *dn = buf + 2 * N, *dt = buf + 3 * N, *sc = buf + 4 * N;
+    ntk_status s = arch_row(arch, o, xs, xs, N, d, rn, rt, dp, dn, dt, 1, err);
+    const char *adv = "; fit a kernel of another kind (an empirical NTK) without an architecture";
+    for (int pass = 0; !s && pass < 2; pass++) {
+        const double *G = pass ? Kn : K;
+        if (!G) continue;
+        int nngp = pass || o->kernel == NTK_MODEL_NNGP;
+        const double *cd = nngp ? dn : dt, *cr = nngp ? rn : rt;
+        const char *kind = nngp ? "NNGP" : "NTK", *name = pass ? nname : kname;
+        s = compare_entries(name, 0, kind, G, N + 1, cd, cd, N, adv, err);
+        for (size_t j = 0; !s && j < N; j++) sc[j] = sqrt(cd[0] * cd[j]);
+        if (!s) s = compare_entries(name, 1, kind, G, 1, cr, sc, N, adv, err);
+    }
+    free(buf);
+    return s;
+}
+
+/* ------------------------------------------------------------ given kernels: fitting */
+
+ntk_status ntk_model_fit_kernel_owned(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
+                                      size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
+                                      const char *kname, const char *nname, ntk_model **out, ntk_error *err)
+{
+    ntk_error_clear(err);
+    if (out) *out = NULL;
+    ntk_model_opts o = opts ? *opts : ntk_model_opts_default();
+    const char *kn = kname ? kname : "training kernel", *nn = nname ? nname : "train NNGP";
+    double *xs = NULL;
+    ntk_status s;
+    if (!out) {
+        s = ntk_fail(err, NTK_E_INVAL, "ntk_model_fit_kernel: out must not be NULL");
+        goto fail;
+    }
+    if ((s = check_opts(&o, err))) goto fail;
+    if (!x || !y || !kxx || N == 0) {
+        s = ntk_fail(err, NTK_E_SHAPE, "empty training set or no training kernel");
+        goto fail;
+    }
+    if (d == 0 || k == 0) {
+        s = ntk_fail(err, NTK_E_SHAPE, "%s have no columns", d == 0 ? "training inputs" : "targets");
+        goto fail;
+    }
+    if (o.kernel == NTK_MODEL_NNGP || o.inf_only) { /* no variances from it: not kept */
+        free(nngp_xx);
+        nngp_xx = NULL;
+    }
+    if ((s = ntk_check_finite(x, N, d, "training inputs", err)) || (s = ntk_check_finite(y, N, k, "targets", err)) ||
+        (s = check_square(kxx, N, kn, err)) || (nngp_xx && (s = check_square(nngp_xx, N, nn, err))))
+        goto fail;
+    if (!(xs = malloc(N * d * sizeof *xs))) {
+        s = ntk_fail(err, NTK_E_NOMEM, "out of memory for the training data");
+        goto fail;
+    }
+    for (size_t i = 0; i < N * d; i++) xs[i] = o.input_scale == 1.0 ? x[i] : x[i] * o.input_scale;
+    if (arch && (s = check_fit_arch(arch, &o, xs, N, d, kxx, kn, nngp_xx, nn, err))) goto fail;
+    given_info g = {kn, nn, fnv_doubles(FNV_OFFSET, kxx, N * N),
+                    nngp_xx ? fnv_doubles(FNV_OFFSET, nngp_xx, N * N) : 0, nngp_xx != NULL};
+    s = fit_core(arch, &o, xs, N, d, y, k, kxx, nngp_xx, 0.0, &g, out, err); /* takes both kernels */
+    free(xs);
+    return s;
+fail:
+    free(kxx);
+    free(nngp_xx);
+    free(xs);
+    return s;
+}
+
+ntk_status ntk_model_fit_kernel(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
+                                size_t d, const double *y, size_t k, const ntk_model_kernels *kernels,
+                                ntk_model **out, ntk_error *err)
+{
+    ntk_error_clear(err);
+    if (out) *out = NULL;
+    if (!kernels || !kernels->kxx) return ntk_fail(err, NTK_E_INVAL, "ntk_model_fit_kernel: no training kernel");
+    if (N == 0) return ntk_fail(err, NTK_E_SHAPE, "empty training set");
+    size_t bytes;
+    if (ntk_mul_size(N, N, sizeof(double), &bytes))
+        return ntk_fail(err, NTK_E_NOMEM, "a %zu x %zu training kernel is too large", N, N);
+    double *K = malloc(bytes), *Kn = kernels->nngp_xx ? malloc(bytes) : NULL;
+    if (!K || (kernels->nngp_xx && !Kn)) {
+        free(K);
+        free(Kn);
+        return ntk_fail(err, NTK_E_NOMEM, "out of memory for a %zu x %zu training kernel (%.3g GB)", N, N,
+                        (double)bytes / 1e9);
+    }
+    memcpy(K, kernels->kxx, bytes);
+    if (Kn) memcpy(Kn, kernels->nngp_xx, bytes);
+    return ntk_model_fit_kernel_owned(arch, opts, x, N, d, y, k, K, Kn, kernels->kxx_name, kernels->nngp_name, out,
+                                      err);
 }
 
 ntk_status ntk_model_fit(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
@@ -459,12 +717,12 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
                         "%s: the model would take %.3g GB, over the 4 GiB limit of an .npz without zip64; fit it "
                         "with inf_only (t = inf only: no N x N arrays) or on fewer points",
                         path, (double)total * 8 / 1e9);
-    size_t sl;
+    size_t sl = 0;
     char *spec = canon_spec(m->arch, &sl);
     char meta[4096];
     int hl = snprintf(meta, sizeof meta, "format = " FORMAT_NAME " %d\nntk_version = " NTK_VERSION_STRING "\n",
-                      FORMAT_VERSION);
-    int bl = meta_body(m, meta + hl, sizeof meta - (size_t)hl), tl = -1;
+                      m->given ? FORMAT_VERSION_GIVEN : FORMAT_VERSION);
+    int bl = meta_all(m, meta + hl, sizeof meta - (size_t)hl), tl = -1;
     if (bl >= 0 && (size_t)(hl + bl) < sizeof meta)
         tl = snprintf(meta + hl + bl, sizeof meta - (size_t)(hl + bl),
                       "checksum = %016" PRIx64 "\nfit_checksum = %016" PRIx64 "\n", m->checksum, m->fit_checksum);
@@ -474,7 +732,7 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
     }
     ntk_npz *z = NULL;
     ntk_status s;
-    if (!(s = ntk_npz_create(&z, err)) && !(s = ntk_npz_add_bytes(z, "arch.txt", spec, sl, err)) &&
+    if (!(s = ntk_npz_create(&z, err)) && !(s = m->arch ? ntk_npz_add_bytes(z, "arch.txt", spec, sl, err) : NTK_OK) &&
         !(s = ntk_npz_add_bytes(z, "meta.txt", meta, strlen(meta), err)) &&
         !(s = ntk_npz_add_array(z, "x", m->x, N, d, 2, err)) && !(s = ntk_npz_add_array(z, "y", m->y, N, k, 2, err)) &&
         !(s = add_if(z, "alpha", m->alpha, N, k, 2, err)) && !(s = add_if(z, "eigenvalues", m->lam, N, 1, 1, err)) &&
@@ -491,12 +749,15 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
 enum {
     K_FORMAT, K_VERSION, K_KERNEL, K_PARAM, K_LR, K_RIDGE, K_RIDGE_MODE, K_DISCRETE, K_AUTO_JITTER, K_SCALE, K_D,
     K_N, K_K, K_EIGEN, K_CHOLESKY, K_JITTER, K_RIDGE_ADDED, K_LMIN, K_LMAX, K_CLIPPED, K_CHECKSUM, K_FIT_CHECKSUM,
+    K_SOURCE, K_KNAME, K_KSUM, K_NNAME, K_NSUM, K_ARCH, /* format 2 only (a given kernel) */
     K_COUNT
 };
+#define K_REQUIRED (K_FIT_CHECKSUM + 1) /* every format has the keys before this */
 static const char *const KEYS[K_COUNT] = {
     "format",      "ntk_version", "kernel", "param", "lr",          "ridge",      "ridge_mode", "discrete",
     "auto_jitter", "input_scale", "d",      "N",     "k",           "eigen",      "cholesky",   "jitter",
-    "ridge_added", "lambda_min",  "lambda_max", "n_clipped", "checksum", "fit_checksum"};
+    "ridge_added", "lambda_min",  "lambda_max", "n_clipped", "checksum", "fit_checksum",
+    "kernel_source", "kernel_name", "kernel_checksum", "nngp_name", "nngp_checksum", "arch"};
 
 
 /* key = value lines into val[] (pointers into text, modified in place). */
@@ -546,6 +807,26 @@ static ntk_status bad_value(const char *path, int key, const char *v, const char
     return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt: %s = '%s', expected %s", path, KEYS[key], v, want);
 }
 
+/* Format 2: the given kernel's lines into m (m->arch_wanted says whether
+ * arch.txt must be there). */
+static ntk_status read_meta_given(const char *path, char *const *v, ntk_model *m, ntk_error *err)
+{
+    if (strcmp(v[K_SOURCE], "given")) return bad_value(path, K_SOURCE, v[K_SOURCE], "given", err);
+    if (parse_hex64(v[K_KSUM], &m->ksum)) return bad_value(path, K_KSUM, v[K_KSUM], "16 hex digits", err);
+    m->nngp_given = strcmp(v[K_NSUM], "none") != 0;
+    if (m->nngp_given && parse_hex64(v[K_NSUM], &m->nsum))
+        return bad_value(path, K_NSUM, v[K_NSUM], "16 hex digits or none", err);
+    if (m->nngp_given && (m->o.kernel != NTK_MODEL_NTK || !v[K_EIGEN] || strcmp(v[K_EIGEN], "1")))
+        return bad_value(path, K_NSUM, v[K_NSUM], "none (an NNGP or inf-only model keeps no train NNGP)", err);
+    int a;
+    if (parse_enum(v[K_ARCH], "0", "1", &a)) return bad_value(path, K_ARCH, v[K_ARCH], "0 or 1", err);
+    m->arch_wanted = a;
+    m->given = 1;
+    meta_name(m->kname, sizeof m->kname, v[K_KNAME]);
+    meta_name(m->nname, sizeof m->nname, v[K_NNAME]);
+    return NTK_OK;
+}
+
 /* Settings and results from meta.txt into m (arrays not yet read). */
 static ntk_status read_meta(const ntk_npz *z, const char *path, ntk_model *m, int *eigen, int *chol, uint64_t *sum,
                             uint64_t *fsum, ntk_error *err)
@@ -568,14 +849,14 @@ static ntk_status read_meta(const ntk_npz *z, const char *path, ntk_model *m, in
                      v[K_FORMAT], strncmp(v[K_FORMAT], "ntk-params", 10) ? "" : ": a network's parameters");
         goto done;
     }
-    if (ver != FORMAT_VERSION) {
+    if (ver != FORMAT_VERSION && ver != FORMAT_VERSION_GIVEN) {
         s = ntk_fail(err, NTK_E_FORMAT,
                      "%s: meta.txt: format '%s' is not one this ntk (" NTK_VERSION_STRING ") reads (" FORMAT_NAME
-                     " %d)%s",
-                     path, v[K_FORMAT], FORMAT_VERSION, ver > FORMAT_VERSION ? "; it comes from a newer ntk" : "");
+                     " 1 or %d)%s",
+                     path, v[K_FORMAT], FORMAT_VERSION_GIVEN, ver > FORMAT_VERSION_GIVEN ? "; it comes from a newer ntk" : "");
         goto done;
     }
-    for (int i = K_KERNEL; i < K_COUNT; i++)
+    for (int i = K_KERNEL; i < (ver == FORMAT_VERSION ? K_REQUIRED : K_COUNT); i++)
         if (!v[i]) {
             s = ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt has no '%s' line", path, KEYS[i]);
             goto done;
@@ -627,6 +908,7 @@ static ntk_status read_meta(const ntk_npz *z, const char *path, ntk_model *m, in
         goto done;
     }
     m->info.cholesky_ok = *chol;
+    if (ver == FORMAT_VERSION_GIVEN && (s = read_meta_given(path, v, m, err))) goto done;
 done:
     free(text);
     return s;
@@ -672,15 +954,16 @@ ntk_status ntk_model_load(const char *path, ntk_model **out, ntk_error *err)
     uint64_t sum = 0, fsum = 0, h;
     if ((s = read_meta(z, path, m, &eigen, &chol, &sum, &fsum, err))) goto fail;
     size_t n = 0, N = m->N, k = m->k, d = m->d;
-    if (ntk_npz_get_bytes(z, "arch.txt", &spec, &n, NULL)) {
+    int want_arch = !m->given || m->arch_wanted;
+    if (want_arch && ntk_npz_get_bytes(z, "arch.txt", &spec, &n, NULL)) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: no member 'arch.txt' (the architecture spec)", path);
         goto fail;
     }
-    if (strlen(spec) != n) {
+    if (want_arch && strlen(spec) != n) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: arch.txt holds a NUL byte", path);
         goto fail;
     }
-    if ((s = ntk_arch_parse(spec, &m->arch, err))) {
+    if (want_arch && (s = ntk_arch_parse(spec, &m->arch, err))) {
         ntk_error e2;
         s = ntk_fail(&e2, s, "%s: arch.txt: %s", path, err ? err->msg : "bad spec");
         if (err) *err = e2;
@@ -693,7 +976,8 @@ ntk_status ntk_model_load(const char *path, ntk_model **out, ntk_error *err)
                   (s = get_array(z, path, "eigenvectors", N, N, 2, &m->V, err)) ||
                   (s = get_array(z, path, "c", N, k, 2, &m->c, err))))
         goto fail;
-    if (eigen && m->o.kernel == NTK_MODEL_NTK && (s = get_array(z, path, "nngp_xx", N, N, 2, &m->nngp_xx, err)))
+    if (eigen && m->o.kernel == NTK_MODEL_NTK && (!m->given || m->nngp_given) &&
+        (s = get_array(z, path, "nngp_xx", N, N, 2, &m->nngp_xx, err)))
         goto fail;
     ntk_npz_free(z);
     z = NULL;
@@ -752,24 +1036,123 @@ static ntk_status check_times(const ntk_model *m, const double *times, size_t n,
     return NTK_OK;
 }
 
+ntk_model_predict_opts ntk_model_predict_opts_default(void)
+{
+    ntk_model_predict_opts o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+/* What the options ask of the model and of the given test kernels, before
+ * any work (ntk.h). */
+static ntk_status check_predict_opts(const ntk_model *m, const ntk_model_predict_opts *po, const double *xt, size_t M,
+                                     const double *times, size_t n_times, const double *var, ntk_error *err)
+{
+    const size_t N = m->N, k = m->k;
+    const int ntk = m->o.kernel == NTK_MODEL_NTK;
+    if (!po->kxt && (po->nngp_xt || po->nngp_tt))
+        return ntk_fail(err, NTK_E_INVAL, "given test kernels: the model's own test x train kernel (kxt) is missing");
+    if (!po->kxt && !xt) return ntk_fail(err, NTK_E_INVAL, "no test inputs and no test x train kernel (kxt)");
+    if (!po->kxt && !m->arch)
+        return ntk_fail(err, NTK_E_INVAL,
+                        "the model was fit from a given kernel without an architecture: its predictions need the "
+                        "test x train kernel (kxt)");
+    if (var) {
+        if (!m->V)
+            return ntk_fail(err, NTK_E_INVAL,
+                            "variances need the eigendecomposition, but the model was fit for t = inf only");
+        if (ntk && !m->nngp_xx)
+            return ntk_fail(err, NTK_E_INVAL,
+                            "variances of an NTK model need the train NNGP, and this model was fit from a given "
+                            "kernel without one");
+        if (po->kxt && !po->nngp_tt)
+            return ntk_fail(err, NTK_E_INVAL,
+                            "variances from given test kernels need nngp_tt (the NNGP K(x*,x*) of each test point)");
+        if (po->kxt && ntk && !po->nngp_xt)
+            return ntk_fail(err, NTK_E_INVAL,
+                            "variances of an NTK model from given test kernels need nngp_xt (the test x train NNGP)");
+        if (po->f0_train || po->f0_test)
+            return ntk_fail(err, NTK_E_INVAL,
+                            "variances are those of the infinite ensemble; with a given f0 the prediction is one "
+                            "network's, which has none");
+    }
+    for (size_t i = 0; po->f0_train && i < n_times; i++) {
+        if (!isinf(times[i])) continue;
+        if (!m->V)
+            return ntk_fail(err, NTK_E_INVAL,
+                            "t = inf with f0 at the training points needs K_reg^-1·f0(X) from the "
+                            "eigendecomposition, but the model was fit for t = inf only");
+        if (!(m->lam[0] > 0))
+            return ntk_fail(err, NTK_E_NUMERIC,
+                            "t = inf with f0 at the training points needs K_reg^-1·f0(X), but the smallest eigenvalue "
+                            "of the kernel is %.3g: refit with a ridge",
+                            m->lam[0]);
+    }
+    ntk_status s;
+    if ((po->kxt && (s = ntk_check_finite(po->kxt, M, N, "test x train kernel", err))) ||
+        (po->nngp_xt && (s = ntk_check_finite(po->nngp_xt, M, N, "test x train NNGP", err))) ||
+        (po->nngp_tt && (s = ntk_check_finite(po->nngp_tt, M, 1, "test NNGP diagonal", err))) ||
+        (po->f0_train && (s = ntk_check_finite(po->f0_train, N, k, "f0 at the training points", err))) ||
+        (po->f0_test && (s = ntk_check_finite(po->f0_test, M, k, "f0 at the test points", err))))
+        return s;
+    for (size_t i = 0; po->nngp_tt && i < M; i++)
+        if (po->nngp_tt[i] < 0)
+            return ntk_fail(err, NTK_E_NUMERIC, "test NNGP diagonal: entry %zu is %.6g < 0: not a kernel's K(x,x)",
+                            i + 1, po->nngp_tt[i]);
+    return NTK_OK;
+}
+
+/* The first row of each given test kernel against the architecture's on
+ * the first test point (ntk.h). */
+static ntk_status check_predict_arch(const ntk_model *m, const ntk_model_predict_opts *po, const double *xt,
+                                     ntk_error *err)
+{
+    const size_t N = m->N, d = m->d;
+    const int ntk = m->o.kernel == NTK_MODEL_NTK;
+    double *buf = malloc((5 * N + d) * sizeof *buf), dp[2];
+    if (!buf) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
+    double *rn = buf, *rt = buf + N, *dn = buf + 2 * N, *dt = buf + 3 * N, *sc = buf + 4 * N, *p = buf + 5 * N;
+    for (size_t j = 0; j < d; j++) p[j] = xt[j] * m->test_scale;
+    ntk_status s = arch_row(m->arch, &m->o, p, m->x, N, d, rn, rt, dp, dn, dt, 1, err);
+    for (size_t j = 0; !s && j < N; j++) sc[j] = ntk ? sqrt(dp[1] * dt[j]) : sqrt(dp[0] * dn[j]);
+    if (!s) s = compare_entries("test x train kernel", 1, ntk ? "NTK" : "NNGP", po->kxt, 1, ntk ? rt : rn, sc, N, "", err);
+    for (size_t j = 0; !s && po->nngp_xt && ntk && j < N; j++) sc[j] = sqrt(dp[0] * dn[j]);
+    if (!s && po->nngp_xt && ntk) s = compare_entries("test x train NNGP", 1, "NNGP", po->nngp_xt, 1, rn, sc, N, "", err);
+    if (!s && po->nngp_tt) s = compare_entries("test NNGP diagonal", 1, "NNGP", po->nngp_tt, 1, &dp[0], &dp[0], 1, "", err);
+    free(buf);
+    return s;
+}
+
 ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, size_t d, const double *times,
                              size_t n_times, double *mean, double *var, ntk_error *err)
 {
+    if (!xt) {
+        ntk_error_clear(err);
+        return ntk_fail(err, NTK_E_INVAL, "ntk_model_predict: missing arguments");
+    }
+    return ntk_model_predict_with(m, NULL, xt, M, d, times, n_times, mean, var, err);
+}
+
+ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_opts *opts, const double *xt,
+                                  size_t M, size_t d, const double *times, size_t n_times, double *mean,
+                                  double *var, ntk_error *err)
+{
     ntk_error_clear(err);
-    if (!m || !xt || !times || !mean) return ntk_fail(err, NTK_E_INVAL, "ntk_model_predict: missing arguments");
+    const ntk_model_predict_opts po = opts ? *opts : ntk_model_predict_opts_default();
+    if (!m || !times || !mean) return ntk_fail(err, NTK_E_INVAL, "ntk_model_predict: missing arguments");
     if (M == 0) return ntk_fail(err, NTK_E_SHAPE, "no test points");
     if (n_times == 0) return ntk_fail(err, NTK_E_INVAL, "no times");
-    if (d != m->d)
+    if (xt && d != m->d)
         return ntk_fail(err, NTK_E_SHAPE, "test inputs have %zu column%s but the model was fit on %zu", d,
                         d == 1 ? "" : "s", m->d);
     ntk_status s;
     if ((s = check_times(m, times, n_times, err))) return s;
-    if (var && !m->V)
-        return ntk_fail(err, NTK_E_INVAL,
-                        "variances need the eigendecomposition, but the model was fit for t = inf only");
-    if ((s = ntk_check_finite(xt, M, d, "test inputs", err))) return s;
+    if ((s = check_predict_opts(m, &po, xt, M, times, n_times, var, err))) return s;
+    if (xt && (s = ntk_check_finite(xt, M, d, "test inputs", err))) return s;
+    if (xt && po.kxt && m->arch && (s = check_predict_arch(m, &po, xt, err))) return s;
     const size_t N = m->N, k = m->k;
     const int ntk = m->o.kernel == NTK_MODEL_NTK;
+    const int given = po.kxt != NULL;
     /* finite times: mean = kt·(V·W_t) with W_t = diag(g_t)·c, the N × k
      * coefficients u_t = V·W_t formed once per call (N²·k + b·N·k per block
      * and time); when the outputs outnumber the test points, A = kt·V per
@@ -784,25 +1167,48 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
     if (B < 1) B = 1;
     if (B > M) B = M;
     size_t bn = B * N;
-    double *xs = m->test_scale != 1.0 ? malloc(B * d * sizeof *xs) : NULL;
-    double *kt = malloc(bn * sizeof *kt);
-    double *kn = var && ntk ? malloc(bn * sizeof *kn) : NULL;
+    const int scale_x = !given && m->test_scale != 1.0;
+    double *xs = scale_x ? malloc(B * d * sizeof *xs) : NULL;
+    double *kt = given ? NULL : malloc(bn * sizeof *kt);
+    double *kn = var && ntk && !given ? malloc(bn * sizeof *kn) : NULL;
     double *A = need_A ? malloc(bn * sizeof *A) : NULL;
     double *P = var && ntk ? malloc(bn * sizeof *P) : NULL;
     double *T = var && ntk ? malloc(bn * sizeof *T) : NULL;
-    double *kd = var ? malloc(B * sizeof *kd) : NULL;
+    double *kd = var && !given ? malloc(B * sizeof *kd) : NULL;
     double *g = malloc(N * sizeof *g), *W = malloc(N * k * sizeof *W);
     double *u = coef ? malloc(n_fin * N * k * sizeof *u) : NULL;
-    if ((m->test_scale != 1.0 && !xs) || !kt || (var && ntk && (!kn || !P || !T)) || (need_A && !A) || (var && !kd) ||
-        !g || !W || (coef && !u)) {
+    /* a network's f0 at the training points: c = Vᵀ·(Y − f0(X)) and, for
+     * t = ∞, α − V·diag(1/λ)·Vᵀ·f0(X) (ntk.h); the model's own c and α
+     * when f0 is not given */
+    const int f0_inf = po.f0_train && n_fin < n_times;
+    double *c_f0 = po.f0_train && m->V ? malloc(N * k * sizeof *c_f0) : NULL;
+    double *a_f0 = f0_inf ? malloc(N * k * sizeof *a_f0) : NULL;
+    if ((scale_x && !xs) || (!given && !kt) || (var && ntk && ((!given && !kn) || !P || !T)) || (need_A && !A) ||
+        (var && !given && !kd) || !g || !W || (coef && !u) || (po.f0_train && m->V && !c_f0) || (f0_inf && !a_f0)) {
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory for %zu x %zu test kernel blocks", B, N);
         goto done;
+    }
+    const double *c = m->c, *alpha = m->alpha;
+    if (c_f0) {
+        for (size_t i = 0; i < N * k; i++) W[i] = m->y[i] - po.f0_train[i];
+        ntk_dgemm(CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, m->V, (int)N, W, (int)k, 0.0, c_f0, (int)k);
+        c = c_f0;
+    }
+    if (a_f0) {
+        ntk_dgemm(CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, m->V, (int)N, po.f0_train, (int)k, 0.0, W,
+                  (int)k);
+        for (size_t j = 0; j < N; j++)
+            for (size_t a = 0; a < k; a++) W[j * k + a] /= m->lam[j];
+        memcpy(a_f0, m->alpha, N * k * sizeof *a_f0);
+        ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, -1.0, m->V, (int)N, W, (int)k, 1.0, a_f0,
+                  (int)k);
+        alpha = a_f0;
     }
     for (size_t ti = 0, q = 0; coef && ti < n_times; ti++) {
         if (!isfinite(times[ti])) continue;
         for (size_t j = 0; j < N; j++) {
             double gj = ntk_predict_g(m->o.lr, m->n_norm, m->o.discrete, m->lam[j], times[ti]);
-            for (size_t a = 0; a < k; a++) W[j * k + a] = gj * m->c[j * k + a];
+            for (size_t a = 0; a < k; a++) W[j * k + a] = gj * c[j * k + a];
         }
         ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, m->V, (int)N, W, (int)k, 0.0,
                   u + q++ * N * k, (int)k);
@@ -822,34 +1228,48 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
 
     for (size_t i0 = 0; i0 < M; i0 += B) {
         size_t b = M - i0 < B ? M - i0 : B;
-        const double *xb = xt + i0 * d;
-        if (xs) {
-            for (size_t i = 0; i < b * d; i++) xs[i] = xb[i] * m->test_scale;
-            xb = xs;
+        if (ntk_progress_report(&po.progress, "prediction", (double)i0, (double)M)) {
+            s = ntk_fail(err, NTK_E_CANCELED, "prediction canceled after %zu of %zu test points", i0, M);
+            goto done;
         }
-        /* kt: the model's kernel K(x*,X); kn: the NNGP when it differs */
-        if ((s = ntk_kernel(m->arch, &ko, xb, b, m->x, N, d, ntk ? kn : kt, ntk ? kt : NULL, err))) goto done;
-        if (var && (s = ntk_kernel(m->arch, &kod, xb, b, NULL, 0, d, kd, NULL, err))) goto done;
+        /* Kt: the model's kernel K(x*,X); Kn: the NNGP when it differs; Kd:
+         * the NNGP K(x*,x*) (given, or computed from the arch) */
+        const double *Kt = kt, *Kn = kn, *Kd = kd;
+        if (given) {
+            Kt = po.kxt + i0 * N;
+            Kn = po.nngp_xt ? po.nngp_xt + i0 * N : NULL;
+            Kd = po.nngp_tt ? po.nngp_tt + i0 : NULL;
+        } else {
+            const double *xb = xt + i0 * d;
+            if (xs) {
+                for (size_t i = 0; i < b * d; i++) xs[i] = xb[i] * m->test_scale;
+                xb = xs;
+            }
+            if ((s = ntk_kernel(m->arch, &ko, xb, b, m->x, N, d, ntk ? kn : kt, ntk ? kt : NULL, err))) goto done;
+            if (var && (s = ntk_kernel(m->arch, &kod, xb, b, NULL, 0, d, kd, NULL, err))) goto done;
+        }
         if (need_A)
-            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)N, (int)N, 1.0, kt, (int)N, m->V,
+            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)N, (int)N, 1.0, Kt, (int)N, m->V,
                         (int)N, 0.0, A, (int)N);
         for (size_t ti = 0, q = 0; ti < n_times; ti++) {
             double t = times[ti];
             double *o = mean + (ti * M + i0) * k;
             if (isinf(t)) {
-                ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, kt, (int)N,
-                            m->alpha, (int)k, 0.0, o, (int)k);
+                ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, Kt, (int)N,
+                            alpha, (int)k, 0.0, o, (int)k);
             } else if (coef) {
-                ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, kt, (int)N, u + q++ * N * k,
+                ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, Kt, (int)N, u + q++ * N * k,
                           (int)k, 0.0, o, (int)k);
             } else {
                 for (size_t j = 0; j < N; j++) {
                     double gj = ntk_predict_g(m->o.lr, m->n_norm, m->o.discrete, m->lam[j], t);
-                    for (size_t a = 0; a < k; a++) W[j * k + a] = gj * m->c[j * k + a];
+                    for (size_t a = 0; a < k; a++) W[j * k + a] = gj * c[j * k + a];
                 }
                 ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)b, (int)k, (int)N, 1.0, A, (int)N, W,
                             (int)k, 0.0, o, (int)k);
             }
+            if (po.f0_test)
+                for (size_t i = 0; i < b * k; i++) o[i] += po.f0_test[i0 * k + i];
             if (!var) continue;
             for (size_t j = 0; j < N; j++)
                 g[j] = isinf(t) ? (m->lam[j] > 0 ? 1.0 / m->lam[j] : 0.0)
@@ -864,7 +1284,7 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
                         s1 += a2 * g[j];
                         s2 += a2 * g[j] * g[j] * (m->lam[j] - jit);
                     }
-                    vo[i] = kd[i] - 2 * s1 + s2;
+                    vo[i] = Kd[i] - 2 * s1 + s2;
                 }
                 continue;
             }
@@ -879,15 +1299,18 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
             for (size_t i = 0; i < b; i++) {
                 double s1 = 0, s2 = 0;
                 for (size_t j = 0; j < N; j++) {
-                    s1 += T[i * N + j] * kn[i * N + j];
+                    s1 += T[i * N + j] * Kn[i * N + j];
                     s2 += P[i * N + j] * T[i * N + j];
                 }
-                vo[i] = kd[i] - 2 * s1 + s2;
+                vo[i] = Kd[i] - 2 * s1 + s2;
             }
         }
     }
+    ntk_progress_report(&po.progress, "prediction", (double)M, (double)M);
     s = NTK_OK;
 done:
+    free(c_f0);
+    free(a_f0);
     free(xs);
     free(kt);
     free(kn);

@@ -56,6 +56,13 @@ ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opt
                                  size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
                                  double kernel_seconds, ntk_model **out, ntk_error *err);
 
+/* ntk_model_fit_kernel without the copies: kxx and nngp_xx (N × N, or
+ * NULL) are malloc'd blocks the call takes over (freed on failure too);
+ * kname/nname name them in messages and meta.txt (NULL: defaults). */
+ntk_status ntk_model_fit_kernel_owned(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
+                                      size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
+                                      const char *kname, const char *nname, ntk_model **out, ntk_error *err);
+
 /* Test rows per block in ntk_model_predict (0 = automatic: rows·N ≤ 2^24),
  * so that tests can cross block boundaries with few points. */
 void ntk_model_set_block_rows(ntk_model *m, size_t rows);

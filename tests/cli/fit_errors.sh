@@ -72,7 +72,7 @@ head -c $((size / 3)) "$M" >"$W/truncated.npz"
 # ------------------------------------------------------------ fit: usage (exit 2)
 
 MO="$W/new.npz"
-expect_error "fit: no --arch" 2 "$MO" "--arch is required" -- fit --x "$X" --y "$Y" --model "$MO"
+expect_error "fit: no --arch" 2 "$MO" "--arch (or --kernel-file, the training kernel) is required" -- fit --x "$X" --y "$Y" --model "$MO"
 expect_error "fit: no --x" 2 "$MO" "--x is required" -- fit --arch "$A" --y "$Y" --model "$MO"
 expect_error "fit: no --y" 2 "$MO" "--y is required" -- fit --arch "$A" --x "$X" --model "$MO"
 expect_error "fit: no --model" 2 - "--model is required" -- fit --arch "$A" --x "$X" --y "$Y"
@@ -105,12 +105,12 @@ expect_error "fit: --labels, too many classes" 1 "$W/existing.npz" "row 3: label
 expect_error "fit: --labels, two columns" 1 "$W/existing.npz" "--labels needs one column of class labels, the file has 2 columns" -- fit --arch "$A" --x "$X" --y "$W/l2col.csv" --labels --model "$W/existing.npz"
 expect_error "fit: truncated IDX" 1 "$W/existing.npz" "$IDX/trunc-data-idx3-ubyte: truncated: expected 30 bytes of data" -- fit --arch "$A" --x "$IDX/trunc-data-idx3-ubyte" --y "$Y" --model "$W/existing.npz"
 expect_error "fit: corrupt gzip IDX" 1 "$W/existing.npz" "$IDX/corrupt-idx3-ubyte.gz: corrupt gzip data" -- fit --arch "$A" --x "$IDX/corrupt-idx3-ubyte.gz" --y "$Y" --model "$W/existing.npz"
-expect_error "fit: IDX rows differ after --limit" 1 "$W/existing.npz" "has 3 rows but --x $IDX/images-idx3-ubyte.gz has 5 (after --limit)" -- fit --arch "$A" --x "$IDX/images-idx3-ubyte.gz" --y "$IDX/u8-3d-idx3-ubyte" --limit 5 --model "$W/existing.npz"
+expect_error "fit: IDX rows differ after --limit" 1 "$W/existing.npz" "has 3 rows but --x $IDX/images-idx3-ubyte.gz has 5 (after --limit 5)" -- fit --arch "$A" --x "$IDX/images-idx3-ubyte.gz" --y "$IDX/u8-3d-idx3-ubyte" --limit 5 --model "$W/existing.npz"
 
 # ------------------------------------------------------------ predict: usage (exit 2)
 
 expect_error "predict: no --model" 2 "$O" "--model is required" -- predict --x "$E" --out "$O"
-expect_error "predict: no --x" 2 "$O" "--x is required" -- predict --model "$M" --out "$O"
+expect_error "predict: no --x" 2 "$O" "--x (the points to predict) or --kernel-file (their kernel) is required" -- predict --model "$M" --out "$O"
 expect_error "predict: no --out" 2 - "--out is required" -- predict --model "$M" --x "$E"
 expect_error "predict: --labels without --y" 2 "$O" "--labels needs --y" -- predict --model "$M" --x "$E" --out "$O" --labels
 expect_error "predict: --out = --var-out" 2 "$O" "--out and --var-out name the same file" -- predict --model "$M" --x "$E" --out "$O" --var-out "$O"
