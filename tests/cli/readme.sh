@@ -35,7 +35,7 @@ section() {
 flags() {
     "$NTK_BIN" "$1" --help 2>&1 | awk '
         /^usage:/ { line = $0 }
-        /^  --/ { line = substr($0, 3); sub(/   .*/, "", line) }
+        /^  --/ { line = substr($0, 3); sub(/  .*/, "", line) }
         line != "" {
             while (match(line, /--[a-z][a-z0-9-]*/)) {
                 f = substr(line, RSTART, RLENGTH)
