@@ -754,16 +754,120 @@ static void test_csv_header_modes(void **state)
     assert_matrix(&m, 2, 3, 2, b);
     ntk_matrix_free(&m);
     csv_error("x,y,z\n1,2,3\n", &o, NTK_E_FORMAT, "row 1, column 1: 'x' is not a number", NULL);
-    /* auto: one non-number makes a header; an empty field alone does not */
+    /* auto: a row with any numeric-looking field is data, never a dropped
+     * header: its other fields are errors naming row and column */
     o.csv_header = -1;
-    m = csv_ok("1,x,3\n4,5,6\n", &o);
-    assert_matrix(&m, 1, 3, 2, a);
-    ntk_matrix_free(&m);
-    csv_error("1,,3\n4,5,6\n", &o, NTK_E_FORMAT, "row 1, column 2: empty field", NULL);
+    csv_error("1,x,3\n4,5,6\n", &o, NTK_E_FORMAT,
+              "row 1, column 2: 'x' is not a number (the first row is data, not a header: column 1 "
+              "looks numeric)", NULL);
+    csv_error("1,,3\n4,5,6\n", &o, NTK_E_FORMAT, "row 1, column 2: empty field (the first row", NULL);
     /* header names need not be unique unless selected */
     m = csv_ok("x,x,y\n4,5,6\n", &o);
     assert_matrix(&m, 1, 3, 2, a);
     ntk_matrix_free(&m);
+}
+
+/* The auto header rule on the rows that used to be dropped silently, and
+ * what ntk_io_read_info reports. */
+static ntk_matrix csv_info(const char *text, const ntk_read_opts *opts, ntk_read_info *info)
+{
+    char *p = tu_tmpfile(".csv");
+    write_text(p, text);
+    ntk_error err = {NTK_OK, ""};
+    ntk_matrix m = {0};
+    memset(info, 0x55, sizeof *info); /* must be overwritten */
+    if (ntk_io_read_info(p, opts, &m, info, &err)) fail_msg("reading %s: %s", p, err.msg);
+    unlink(p);
+    free(p);
+    return m;
+}
+
+static void test_csv_auto_header(void **state)
+{
+    (void)state;
+    const double a[3] = {4, 5, 6}, b[6] = {1, 2, 3, 4, 5, 6};
+    ntk_read_opts o = ntk_read_opts_default();
+    ntk_read_info info;
+    ntk_matrix m;
+
+    /* "1,2 3": a number and a bad field: data, and the bad field an error */
+    csv_error("1,2 3\n4,5\n", NULL, NTK_E_FORMAT,
+              ": row 1, column 2: '2 3' is not a number (the first row is data, not a header: "
+              "column 1 looks numeric)", NULL);
+    /* fields that start like numbers are not names either */
+    csv_error("2 3,1.5.3\n4,5\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '2 3' is not a number", NULL);
+    csv_error("-.5e,x\n4,5\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '-.5e' is not a number", NULL);
+    csv_error("1st,2nd\n4,5\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '1st' is not a number", NULL);
+    /* two (or three) byte-order marks: all skipped, the row is data */
+    m = csv_info("\xEF\xBB\xBF\xEF\xBB\xBF" "1,2,3\n4,5,6\n", NULL, &info);
+    assert_matrix(&m, 2, 3, 2, b);
+    assert_int_equal(info.csv_header, 0);
+    assert_int_equal(info.csv_header_auto, 0);
+    ntk_matrix_free(&m);
+    m = csv_info("\xEF\xBB\xBF\xEF\xBB\xBF\xEF\xBB\xBF" "7\n", NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_true(m.data[0] == 7);
+    ntk_matrix_free(&m);
+    /* a BOM later in the row is text: column 2 */
+    csv_error("1,\xEF\xBB\xBF" "2\n", NULL, NTK_E_FORMAT, ": row 1, column 2: '", NULL);
+    /* a real header: detected, reported with its names */
+    m = csv_info("\xEF\xBB\xBF\xEF\xBB\xBF" "x1, \"x,2\" ,x3\n4,5,6\n", NULL, &info);
+    assert_matrix(&m, 1, 3, 2, a);
+    assert_int_equal(info.csv_header, 1);
+    assert_int_equal(info.csv_header_auto, 1);
+    assert_string_equal(info.csv_names, "x1,x,2,x3");
+    ntk_matrix_free(&m);
+    /* names such as "nan" and "inf" are numbers: data */
+    m = csv_info("nan,inf\n1,2\n", NULL, &info);
+    assert_int_equal(m.rows, 2);
+    assert_int_equal(info.csv_header, 0);
+    ntk_matrix_free(&m);
+    /* but "name", "info", "e5", "x1" only look like words */
+    m = csv_info("name,info,e5,x1\n1,2,3,4\n", NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_int_equal(info.csv_header_auto, 1);
+    ntk_matrix_free(&m);
+    /* empty names are allowed beside others (pandas' index column) */
+    m = csv_info(",a,b\n1,2,3\n", NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_string_equal(info.csv_names, ",a,b");
+    ntk_matrix_free(&m);
+    /* a header that was asked for is reported, but not as detected */
+    o.csv_header = 1;
+    m = csv_info("1,2,3\n4,5,6\n", &o, &info);
+    assert_matrix(&m, 1, 3, 2, a);
+    assert_int_equal(info.csv_header, 1);
+    assert_int_equal(info.csv_header_auto, 0);
+    assert_string_equal(info.csv_names, "1,2,3");
+    ntk_matrix_free(&m);
+    /* a long header is cut with "..." and stays a string */
+    char *text = malloc(4000);
+    size_t k = 0;
+    for (int j = 0; j < 200; j++) k += (size_t)sprintf(text + k, "%scolumn_%d", j ? "," : "", j);
+    k += (size_t)sprintf(text + k, "\n");
+    for (int j = 0; j < 200; j++) k += (size_t)sprintf(text + k, "%s%d", j ? "," : "", j);
+    sprintf(text + k, "\n");
+    m = csv_info(text, NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_int_equal(m.cols, 200);
+    size_t len = strlen(info.csv_names);
+    assert_true(len < sizeof info.csv_names);
+    assert_string_equal(info.csv_names + len - 3, "...");
+    assert_memory_equal(info.csv_names, "column_0,column_1,", 18);
+    ntk_matrix_free(&m);
+    free(text);
+    /* .npy: no header, info zeroed */
+    char *p = tu_tmpfile(".npy");
+    write_ok(p, b, 2, 3, 2);
+    memset(&info, 0x55, sizeof info);
+    ntk_error err;
+    assert_int_equal(ntk_io_read_info(p, NULL, &m, &info, &err), NTK_OK);
+    assert_int_equal(info.csv_header, 0);
+    assert_int_equal(info.csv_header_auto, 0);
+    assert_string_equal(info.csv_names, "");
+    ntk_matrix_free(&m);
+    unlink(p);
+    free(p);
 }
 
 static void test_csv_columns(void **state)
@@ -884,8 +988,9 @@ static void test_csv_errors(void **state)
     csv_error("1,2\n1.5x,2\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '1.5x' is not a number", NULL);
     csv_error("1,2\n3,4 5\n", NULL, NTK_E_FORMAT, ": row 2, column 2: '4 5' is not a number", NULL);
     csv_error("1,2\n3,\n", NULL, NTK_E_FORMAT, ": row 2, column 2: empty field", NULL);
-    /* auto: "1;2" is not a number, so the first row is a header */
-    csv_error("1;2\n3;4\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '3;4' is not a number", NULL);
+    /* auto: "1;2" starts like a number, so the first row is data */
+    csv_error("1;2\n3;4\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '1;2' is not a number", NULL);
+    csv_error("a;b\n3;4\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '3;4' is not a number", NULL);
     csv_error("x,y\n1,0123456789012345678901234567890123456789xyz\n", NULL, NTK_E_FORMAT,
               "column 2: '0123456789012345678901234567890123456789...' is not a number", NULL);
     /* blank lines before data are errors, naming the blank line */
@@ -1124,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_npy_header_errors),
         cmocka_unit_test(test_csv_read),
         cmocka_unit_test(test_csv_header_modes),
+        cmocka_unit_test(test_csv_auto_header),
         cmocka_unit_test(test_csv_columns),
         cmocka_unit_test(test_csv_column_errors),
         cmocka_unit_test(test_csv_errors),

@@ -60,14 +60,29 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, lo
     return 0;
 }
 
+/* The commands that take --header auto|yes|no (the note on a detected
+ * header names it only where it exists). */
+static int cli_has_header_flag(const char *cmd)
+{
+    static const char *const with[] = {"kernel", NULL};
+    for (size_t i = 0; with[i]; i++)
+        if (!strcmp(cmd, with[i])) return 1;
+    return 0;
+}
+
 int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro,
                     ntk_matrix *m)
 {
     ntk_error err;
-    if (ntk_io_read(path, ro, m, &err)) {
+    ntk_read_info info;
+    if (ntk_io_read_info(path, ro, m, &info, &err)) {
         cli_error(cmd, "%s", err.msg);
         return -1;
     }
+    /* a detected header is a row the user may have meant as data: say so */
+    if (info.csv_header_auto)
+        fprintf(stderr, "ntk %s: note: %s %s: first row taken as a header (%s): none of its fields is a number%s\n",
+                cmd, flag, path, info.csv_names, cli_has_header_flag(cmd) ? "; --header no reads it as data" : "");
     /* Rows are counted in the data (a CSV header row is not counted). */
     for (size_t i = 0; i < m->rows; i++)
         for (size_t j = 0; j < m->cols; j++)
@@ -77,7 +92,6 @@ int cli_read_matrix(const char *cmd, const char *flag, const char *path, const n
                 ntk_matrix_free(m);
                 return -1;
             }
-    (void)flag;
     return 0;
 }
 
