@@ -245,6 +245,13 @@ ntk_status ntk_npz_create(ntk_npz **out, ntk_error *err);
 ntk_status ntk_npz_add_array(ntk_npz *z, const char *name, const double *data, size_t rows,
                              size_t cols, int ndim, ntk_error *err);
 
+/* ntk_npz_add_array without the copy: the archive keeps the pointer, and
+ * ntk_npz_write streams the array from it (for arrays of gigabytes: a
+ * model's N × N eigenvectors). `data` must stay alive and unchanged until
+ * the archive is written or freed. Same bytes in the file, same errors. */
+ntk_status ntk_npz_add_array_ref(ntk_npz *z, const char *name, const double *data, size_t rows,
+                                 size_t cols, int ndim, ntk_error *err);
+
 /* Adds the member `member` (the full name, e.g. "arch.txt") holding the n
  * bytes at `data`, copied and stored as they are. Same errors as above. */
 ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, size_t n,
@@ -252,11 +259,14 @@ ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, s
 
 /* Writes the archive to `path` as np.savez does (zip, members stored
  * uncompressed in the order they were added, each with its CRC-32; the
- * bytes are np.savez's own for the same arrays). Written to a temporary
- * file and renamed, like ntk_io_write: a failure never leaves a partial
- * file at `path`. NTK_E_INVAL for an archive that would exceed 4 GiB or
- * 65535 members (zip64 is not written). */
+ * bytes are np.savez's own for the same arrays, at any size). Members and
+ * archives past 2 GiB, and more than 65535 members, get zip64 records
+ * exactly where Python's zipfile puts them (np.load reads them); there is
+ * no size limit. Written atomically, like ntk_io_write: a failure never
+ * leaves a partial file at `path`. */
 ntk_status ntk_npz_write(const ntk_npz *z, const char *path, ntk_error *err);
+/* The same, staged in an output set (see "output sets" above). */
+ntk_status ntk_outputs_write_npz(ntk_outputs *o, const ntk_npz *z, const char *path, ntk_error *err);
 
 /* Reads an archive into memory: members stored or deflate-compressed
  * (np.savez and np.savez_compressed), zip64 fields accepted, every CRC-32

@@ -122,6 +122,29 @@ def write_fixtures():
     d = open(path("zip64.npz"), "rb").read()
     assert b"PK\x06\x06" in d and b"PK\x06\x07" in d, "zipfile wrote no zip64 end record"
 
+    # zip64 for everything (limits 0): every size, every offset but the
+    # first, and the end record; test_npz.c writes the same arrays with
+    # ntk_npz_write_limits(..., 0, 0) and compares the bytes. Then the same
+    # with deflate (savez_compressed), for the reader only.
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+    try:
+        np.savez(path("zip64_all.npz"), **f8_only())
+        np.savez_compressed(path("zip64_deflate.npz"), **mixed())
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+    for name in ("zip64_all.npz", "zip64_deflate.npz"):
+        d = open(path(name), "rb").read()
+        assert b"PK\x06\x06" in d and b"PK\x06\x07" in d, name
+        with zipfile.ZipFile(path(name)) as z:
+            assert z.testzip() is None
+            assert all(i.file_size > 0 and len(i.extra) >= 12 for i in z.infolist()), name
+    with np.load(path("zip64_all.npz")) as z:
+        for k, v in f8_only().items():
+            assert np.array_equal(z[k], v), k
+    with np.load(path("zip64_deflate.npz")) as z:
+        for k, v in mixed().items():
+            assert z[k].dtype == v.dtype and np.array_equal(z[k], v), k
+
     # members that are valid .npy files ntk cannot use
     np.savez(path("unsupported.npz"), cube=np.zeros((2, 2, 2)), text=np.array(["ab", "cd"]),
              c16=np.arange(3, dtype="<c16"))

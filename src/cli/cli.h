@@ -17,7 +17,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Parses a non-negative/positive integer flag value; 0 on success. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, long max, long *out);
-/* Reads a matrix file and rejects NaN/Inf, naming the file. */
+/* --quiet: silences the notes of shared helpers (cli_parse_args sets it). */
+void cli_set_quiet(int quiet);
+/* Reads a matrix file and rejects NaN/Inf, naming the file. A CSV header
+ * found by auto-detection gets a note on stderr ("first row taken as a
+ * header"), unless --quiet or the column selection names header columns. */
 int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro,
                     ntk_matrix *m);
 /* The --arch value: a spec, or @FILE to read it from a file. Returns a

@@ -60,6 +60,20 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, lo
     return 0;
 }
 
+/* --quiet of the running command (set by cli_parse_args): it silences the
+ * notes printed outside the command's own code, as it does the command's. */
+static int cli_quiet;
+
+void cli_set_quiet(int quiet) { cli_quiet = quiet; }
+
+/* Whether a column selection names a header column (then the header was
+ * meant, and needs no note). */
+static int selects_by_name(const ntk_read_opts *ro)
+{
+    if (!ro || !ro->columns) return 0;
+    return ro->columns[strspn(ro->columns, "0123456789-, \t")] != '\0';
+}
+
 /* The commands that take --header auto|yes|no (the note on a detected
  * header names it only where it exists). */
 static int cli_has_header_flag(const char *cmd)
@@ -80,7 +94,7 @@ int cli_read_matrix(const char *cmd, const char *flag, const char *path, const n
         return -1;
     }
     /* a detected header is a row the user may have meant as data: say so */
-    if (info.csv_header_auto)
+    if (info.csv_header_auto && !cli_quiet && !selects_by_name(ro))
         fprintf(stderr, "ntk %s: note: %s %s: first row taken as a header (%s): none of its fields is a number%s\n",
                 cmd, flag, path, info.csv_names, cli_has_header_flag(cmd) ? "; --header no reads it as data" : "");
     /* Rows are counted in the data (a CSV header row is not counted). */

@@ -10,6 +10,7 @@
 #ifndef NTK_IO_INTERNAL_H
 #define NTK_IO_INTERNAL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/internal.h"
@@ -21,6 +22,12 @@ ntk_status ntk_npy_read(const char *path, ntk_matrix *out, ntk_error *err);
  * NULL on failure. Data after the array is ignored, as in a file. */
 ntk_status ntk_npy_parse_mem(const char *label, const unsigned char *buf, size_t n,
                              ntk_matrix *out, ntk_error *err);
+/* The .npy header ntk_npy_write writes (version 1.0, '<f8', C order,
+ * padded to 64 bytes as numpy.save pads it) into head (NTK_NPY_HEADER_MAX
+ * bytes); returns its length (0 if it does not fit: never for 1-D/2-D). */
+#define NTK_NPY_HEADER_MAX 256
+size_t ntk_npy_header(unsigned char *head, size_t rows, size_t cols, int ndim);
+int ntk_host_is_big_endian(void);
 /* Writes version 1.0, '<f8', C order, header padded to 64 bytes exactly as
  * numpy.save does. `path` is only used in messages. */
 ntk_status ntk_npy_write(FILE *f, const char *path, const double *data, size_t rows,
@@ -33,6 +40,13 @@ ntk_status ntk_csv_read(const char *path, const ntk_read_opts *opts, ntk_matrix 
 /* %.17g, one row per line, no header. `path` is only used in messages. */
 ntk_status ntk_csv_write(FILE *f, const char *path, const double *data, size_t rows,
                          size_t cols, int ndim, ntk_error *err);
+
+/* ntk_npz_write with zipfile's zip64 limits lowered (tests): sizes and
+ * offsets above `limit`, more than `count_limit` members, get zip64
+ * records, as zipfile.ZIP64_LIMIT and ZIP_FILECOUNT_LIMIT decide
+ * (defaults 2^31 − 1 and 65535). */
+ntk_status ntk_npz_write_limits(const ntk_npz *z, const char *path, uint64_t limit, uint64_t count_limit,
+                                ntk_error *err);
 
 /* IDX (MNIST) files, plain or gzip'd (idx.c): rows = the first dimension,
  * the others flattened into the columns; ndim 1 for a 1-D file. Only the

@@ -39,7 +39,8 @@
 
 /* ------------------------------------------------------------ saving */
 
-/* Adds the dense layers' blocks of theta under "<prefix>dense<l>.W/.b". */
+/* Adds the dense layers' blocks of theta under "<prefix>dense<l>.W/.b", by
+ * reference: θ streams into the file when it is written, never copied. */
 static ntk_status add_layers(ntk_npz *z, const ntk_net *net, const double *theta, const char *prefix,
                              ntk_error *err)
 {
@@ -47,11 +48,11 @@ static ntk_status add_layers(ntk_npz *z, const ntk_net *net, const double *theta
     for (size_t l = 0; l < net->n_dense; l++) {
         const ntk_dense_info *D = &net->dense[l];
         snprintf(name, sizeof name, "%sdense%zu.W", prefix, l);
-        ntk_status s = ntk_npz_add_array(z, name, theta + D->w_offset, D->n_out, D->n_in, 2, err);
+        ntk_status s = ntk_npz_add_array_ref(z, name, theta + D->w_offset, D->n_out, D->n_in, 2, err);
         if (s) return s;
         if (D->has_bias) {
             snprintf(name, sizeof name, "%sdense%zu.b", prefix, l);
-            if ((s = ntk_npz_add_array(z, name, theta + D->b_offset, D->n_out, 1, 1, err))) return s;
+            if ((s = ntk_npz_add_array_ref(z, name, theta + D->b_offset, D->n_out, 1, 1, err))) return s;
         }
     }
     return NTK_OK;
