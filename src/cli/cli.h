@@ -58,6 +58,16 @@ int cli_get_outputs(const char *cmd, const char *get_s, const char *out_s, char 
 
 /* Writes a 2-D matrix (ntk_io_write: atomic); 0, or 1 after an error. */
 int cli_write_matrix(const char *cmd, const char *path, const double *data, size_t rows, size_t cols);
+/* Writes every matrix whose path is not NULL, all or nothing (an output
+ * set: if one cannot be written, none is created or replaced); 0, or 1
+ * after an error. */
+typedef struct {
+    const char *path;
+    const double *data;
+    size_t rows, cols;
+    int ndim;
+} cli_matrix_out;
+int cli_write_all(const char *cmd, const cli_matrix_out *outs, size_t n);
 
 /* --arch (a spec or @FILE) parsed; 0, or 1 after an error. */
 int cli_parse_arch(const char *cmd, const char *arch_s, ntk_arch **arch);

@@ -141,13 +141,10 @@ int cmd_kernel(int argc, char **argv)
         goto done;
     }
     double t1 = cli_now();
-    if (out_ntk && ntk_io_write(out_ntk, kt, n1, diag ? 1 : n2, diag ? 1 : 2, &err)) {
-        cli_error(cmd, "%s", err.msg);
-        goto done;
-    }
-    if (out_nngp && ntk_io_write(out_nngp, kn, n1, diag ? 1 : n2, diag ? 1 : 2, &err)) {
-        cli_error(cmd, "%s", err.msg);
-        goto done;
+    {   /* both files or neither */
+        size_t c = diag ? 1 : n2;
+        cli_matrix_out outs[2] = {{out_ntk, kt, n1, c, diag ? 1 : 2}, {out_nngp, kn, n1, c, diag ? 1 : 2}};
+        if (cli_write_all(cmd, outs, 2)) goto done;
     }
     if (!quiet)
         fprintf(stderr, "ntk kernel: %s%s%s %zu x %zu (d = %zu) in %.3f s -> %s%s%s\n",

@@ -413,6 +413,20 @@ int cli_write_matrix(const char *cmd, const char *path, const double *data, size
     return 0;
 }
 
+int cli_write_all(const char *cmd, const cli_matrix_out *outs, size_t n)
+{
+    ntk_error err;
+    ntk_outputs *o = NULL;
+    ntk_status s = ntk_outputs_create(&o, &err);
+    for (size_t i = 0; i < n && !s; i++)
+        if (outs[i].path)
+            s = ntk_outputs_write_matrix(o, outs[i].path, outs[i].data, outs[i].rows, outs[i].cols, outs[i].ndim,
+                                         &err);
+    if (!s) s = ntk_outputs_commit(o, &err);
+    ntk_outputs_free(o);
+    return s ? cli_error(cmd, "%s", err.msg) : 0;
+}
+
 /* Parses a comma list of positive integers. Returns the count or -1. */
 int cli_parse_size_list(const char *cmd, const char *flag, const char *s, size_t *out, int max)
 {

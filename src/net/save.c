@@ -80,6 +80,12 @@ static ntk_status check_theta(const ntk_net *net, const double *theta, const cha
 ntk_status net_save_model(const ntk_net *net, const ntk_linear *lin, const net_save_info *info, const char *path,
                           ntk_error *err)
 {
+    return net_save_model_to(NULL, net, lin, info, path, err);
+}
+
+ntk_status net_save_model_to(ntk_outputs *o, const ntk_net *net, const ntk_linear *lin, const net_save_info *info,
+                             const char *path, ntk_error *err)
+{
     ntk_error_clear(err);
     if (lin) net = lin->base;
     if (!net || !path) return ntk_fail(err, NTK_E_INVAL, "ntk_net_save: network and path must not be NULL");
@@ -113,9 +119,10 @@ ntk_status net_save_model(const ntk_net *net, const ntk_linear *lin, const net_s
     if (!(s = ntk_npz_create(&z, err)) && !(s = ntk_npz_add_bytes(z, "arch.txt", spec, alen + 1, err)) &&
         !(s = ntk_npz_add_bytes(z, "meta.txt", meta, strlen(meta), err)) &&
         !(s = add_layers(z, net, theta, "", err)) && !(lin && (s = add_layers(z, net, net->theta, THETA0_PREFIX, err))))
-        s = ntk_npz_write(z, path, err);
+        s = o ? ntk_outputs_write_npz(o, z, path, err) : ntk_npz_write(z, path, err);
     ntk_npz_free(z);
     free(spec);
+    if (s) ntk_outputs_fail(o); /* a failed check above dooms the set too */
     return s;
 }
 
