@@ -3,7 +3,10 @@
  * text member, bitwise), the archives numpy writes (tests/data/npz/, made
  * by tools/make_npz_fixtures.py: np.savez, np.savez_compressed, a stream
  * with data descriptors, zip64 records, a member added by zipfile), our
- * writer against np.savez byte for byte, written_by_ntk.npz (which the
+ * writer against np.savez byte for byte (zip64 too: with zipfile's limits
+ * lowered, our records are zipfile's bytes; every combination of limits
+ * reads back; arrays added by reference give the same bytes as copies),
+ * written_by_ntk.npz (which the
  * fixture script checks numpy reads), the builder's and the reader's error
  * paths with their messages, archives damaged field by field, and a bounded
  * robustness loop (every truncation, random bit flips and overwrites) that

@@ -16,6 +16,13 @@ rewrites it first when run as
 The check below then loads it with numpy and compares its bytes with what
 zipfile writes for the same members opened as np.savez opens them.
 
+zip64.npz (limits 10 and 1) and zip64_all.npz (limits 0: every size and
+offset, and the end record) are np.savez output with zipfile.ZIP64_LIMIT and
+ZIP_FILECOUNT_LIMIT lowered, where zipfile puts the zip64 records a > 2 GiB
+archive gets; test_npz.c writes the same arrays with the same limits
+(ntk_npz_write_limits) and compares the bytes. zip64_deflate.npz is
+np.savez_compressed with limits 0, for the reader.
+
 Values (tests/test_npz.c recomputes them; k is the C-order element index):
     float arrays:   (k - 5) / 3   (float32: that double rounded)
     integer arrays: (k - 5) * 3
