@@ -130,8 +130,11 @@ ntk_status ntk_check_finite(const double *a, size_t rows, size_t cols,
 /* Options for reading. Start from ntk_read_opts_default() (or pass NULL):
  * CSV header detected automatically, all columns. */
 typedef struct {
-    int csv_header;       /* -1 auto (a first row with a non-numeric field
-                             is a header), 0 none, 1 present               */
+    int csv_header;       /* -1 auto: the first row is a header when none of
+                             its fields looks like a number (a number, or
+                             text starting like one: "2 3", "1st") and one
+                             is not empty; a row with any number is data,
+                             never dropped. 0 none, 1 present              */
     const char *columns;  /* NULL = all; else a comma list of 1-based
                              indices, ranges "3-7", or CSV header names
                              (applies to .npy too, indices only)          */
@@ -157,6 +160,18 @@ ntk_read_opts ntk_read_opts_default(void);
 ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts,
                        ntk_matrix *out, ntk_error *err);
 
+/* What a read decided besides the matrix, for notes to the user: whether a
+ * CSV header row was skipped (given or detected) and what it held. */
+typedef struct {
+    int csv_header;        /* 1: the first row was a header and is not data */
+    int csv_header_auto;   /* 1: ... decided by csv_header = -1 (auto)      */
+    char csv_names[256];   /* its fields, comma separated, cut with "..."   */
+} ntk_read_info;
+
+/* ntk_io_read, and fills *info (zeroed first; may be NULL). */
+ntk_status ntk_io_read_info(const char *path, const ntk_read_opts *opts, ntk_matrix *out,
+                            ntk_read_info *info, ntk_error *err);
+
 /* IDX files (MNIST, Fashion-MNIST) are read by ntk_io_read too, chosen by
  * name: "*.idx", "*-idx<N>-ubyte" or "*.idx<N>-ubyte", each optionally
  * gzip'd ("train-images-idx3-ubyte.gz"). Format: magic 00 00 <type> <ndim>,
@@ -170,10 +185,49 @@ ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts,
 
 /* Writes a matrix by extension (".npy" as <f8 version 1.0, C order; ".csv"
  * with %.17g). ndim == 1 writes a 1-D array (CSV: one value per line).
- * Written to a temporary file in the same directory, then renamed: a failure
- * never leaves a partial file at `path`. */
+ * Written atomically, as a set of one file (ntk_outputs below): `path`
+ * holds its old content or the complete new one, never a partial file, and
+ * a killed writer leaves no temporary file behind. */
 ntk_status ntk_io_write(const char *path, const double *data, size_t rows,
                         size_t cols, int ndim, ntk_error *err);
+
+/* ---------------------------------------------------------------- output sets
+ *
+ * Several output files written all or nothing: each is written in full to
+ * a temporary file beside its target as it is added, and only the commit
+ * puts them all in place; a failed write, a failed commit or a free without
+ * a commit leaves every target as it was (absent, or its old content).
+ *
+ *     ntk_outputs *o = NULL;
+ *     if (ntk_outputs_create(&o, &err) ||
+ *         ntk_outputs_write_matrix(o, "ntk.npy", K, n, n, 2, &err) ||
+ *         ntk_outputs_write_matrix(o, "nngp.npy", Q, n, n, 2, &err) ||
+ *         ntk_outputs_commit(o, &err))
+ *         fprintf(stderr, "%s\n", err.msg);   // neither file was written
+ *     ntk_outputs_free(o);
+ *
+ * How: on Linux each file is an anonymous O_TMPFILE in the target's
+ * directory (a killed process leaves nothing behind); elsewhere a file
+ * named "<name>.ntk-tmp.<pid>.<host>.<random>" that the next write of the
+ * same target removes once its writer is dead. Each file is fsync()ed
+ * before it gets a name, and each directory after the renames. The commit
+ * renames the files one by one, restoring the earlier targets if a later
+ * rename fails; only a crash during those renames (microseconds) can leave
+ * a set half replaced. A replaced file keeps its mode; a new one gets 0666
+ * less the umask.
+ */
+typedef struct ntk_outputs ntk_outputs;
+
+ntk_status ntk_outputs_create(ntk_outputs **out, ntk_error *err);
+/* ntk_io_write's matrix, staged in the set. NTK_E_INVAL for a path already
+ * in the set. Any failure dooms the set: it can then only be freed. */
+ntk_status ntk_outputs_write_matrix(ntk_outputs *o, const char *path, const double *data,
+                                    size_t rows, size_t cols, int ndim, ntk_error *err);
+/* Puts every staged file in place (see above). The set is empty after it,
+ * whether it succeeded or not. */
+ntk_status ntk_outputs_commit(ntk_outputs *o, ntk_error *err);
+/* Discards whatever was not committed. NULL is allowed. */
+void ntk_outputs_free(ntk_outputs *o);
 
 /* ---------------------------------------------------------------- .npz archives
  *
@@ -211,6 +265,13 @@ ntk_status ntk_npz_create(ntk_npz **out, ntk_error *err);
 ntk_status ntk_npz_add_array(ntk_npz *z, const char *name, const double *data, size_t rows,
                              size_t cols, int ndim, ntk_error *err);
 
+/* ntk_npz_add_array without the copy: the archive keeps the pointer, and
+ * ntk_npz_write streams the array from it (for arrays of gigabytes: a
+ * model's N × N eigenvectors). `data` must stay alive and unchanged until
+ * the archive is written or freed. Same bytes in the file, same errors. */
+ntk_status ntk_npz_add_array_ref(ntk_npz *z, const char *name, const double *data, size_t rows,
+                                 size_t cols, int ndim, ntk_error *err);
+
 /* Adds the member `member` (the full name, e.g. "arch.txt") holding the n
  * bytes at `data`, copied and stored as they are. Same errors as above. */
 ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, size_t n,
@@ -218,11 +279,14 @@ ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, s
 
 /* Writes the archive to `path` as np.savez does (zip, members stored
  * uncompressed in the order they were added, each with its CRC-32; the
- * bytes are np.savez's own for the same arrays). Written to a temporary
- * file and renamed, like ntk_io_write: a failure never leaves a partial
- * file at `path`. NTK_E_INVAL for an archive that would exceed 4 GiB or
- * 65535 members (zip64 is not written). */
+ * bytes are np.savez's own for the same arrays, at any size). Members and
+ * archives past 2 GiB, and more than 65535 members, get zip64 records
+ * exactly where Python's zipfile puts them (np.load reads them); there is
+ * no size limit. Written atomically, like ntk_io_write: a failure never
+ * leaves a partial file at `path`. */
 ntk_status ntk_npz_write(const ntk_npz *z, const char *path, ntk_error *err);
+/* The same, staged in an output set (see "output sets" above). */
+ntk_status ntk_outputs_write_npz(ntk_outputs *o, const ntk_npz *z, const char *path, ntk_error *err);
 
 /* Reads an archive into memory: members stored or deflate-compressed
  * (np.savez and np.savez_compressed), zip64 fields accepted, every CRC-32

@@ -5,7 +5,9 @@
  * parser's corners, every error path (status and message), and the atomic
  * write (a failed write leaves nothing new and the old file intact).
  */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include "testutil.h"
+#include "io/io_internal.h" /* ntk_outputs_write, _open, _path, _named_only */
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -754,16 +757,120 @@ static void test_csv_header_modes(void **state)
     assert_matrix(&m, 2, 3, 2, b);
     ntk_matrix_free(&m);
     csv_error("x,y,z\n1,2,3\n", &o, NTK_E_FORMAT, "row 1, column 1: 'x' is not a number", NULL);
-    /* auto: one non-number makes a header; an empty field alone does not */
+    /* auto: a row with any numeric-looking field is data, never a dropped
+     * header: its other fields are errors naming row and column */
     o.csv_header = -1;
-    m = csv_ok("1,x,3\n4,5,6\n", &o);
-    assert_matrix(&m, 1, 3, 2, a);
-    ntk_matrix_free(&m);
-    csv_error("1,,3\n4,5,6\n", &o, NTK_E_FORMAT, "row 1, column 2: empty field", NULL);
+    csv_error("1,x,3\n4,5,6\n", &o, NTK_E_FORMAT,
+              "row 1, column 2: 'x' is not a number (the first row is data, not a header: column 1 "
+              "looks numeric)", NULL);
+    csv_error("1,,3\n4,5,6\n", &o, NTK_E_FORMAT, "row 1, column 2: empty field (the first row", NULL);
     /* header names need not be unique unless selected */
     m = csv_ok("x,x,y\n4,5,6\n", &o);
     assert_matrix(&m, 1, 3, 2, a);
     ntk_matrix_free(&m);
+}
+
+/* The auto header rule on the rows that used to be dropped silently, and
+ * what ntk_io_read_info reports. */
+static ntk_matrix csv_info(const char *text, const ntk_read_opts *opts, ntk_read_info *info)
+{
+    char *p = tu_tmpfile(".csv");
+    write_text(p, text);
+    ntk_error err = {NTK_OK, ""};
+    ntk_matrix m = {0};
+    memset(info, 0x55, sizeof *info); /* must be overwritten */
+    if (ntk_io_read_info(p, opts, &m, info, &err)) fail_msg("reading %s: %s", p, err.msg);
+    unlink(p);
+    free(p);
+    return m;
+}
+
+static void test_csv_auto_header(void **state)
+{
+    (void)state;
+    const double a[3] = {4, 5, 6}, b[6] = {1, 2, 3, 4, 5, 6};
+    ntk_read_opts o = ntk_read_opts_default();
+    ntk_read_info info;
+    ntk_matrix m;
+
+    /* "1,2 3": a number and a bad field: data, and the bad field an error */
+    csv_error("1,2 3\n4,5\n", NULL, NTK_E_FORMAT,
+              ": row 1, column 2: '2 3' is not a number (the first row is data, not a header: "
+              "column 1 looks numeric)", NULL);
+    /* fields that start like numbers are not names either */
+    csv_error("2 3,1.5.3\n4,5\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '2 3' is not a number", NULL);
+    csv_error("-.5e,x\n4,5\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '-.5e' is not a number", NULL);
+    csv_error("1st,2nd\n4,5\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '1st' is not a number", NULL);
+    /* two (or three) byte-order marks: all skipped, the row is data */
+    m = csv_info("\xEF\xBB\xBF\xEF\xBB\xBF" "1,2,3\n4,5,6\n", NULL, &info);
+    assert_matrix(&m, 2, 3, 2, b);
+    assert_int_equal(info.csv_header, 0);
+    assert_int_equal(info.csv_header_auto, 0);
+    ntk_matrix_free(&m);
+    m = csv_info("\xEF\xBB\xBF\xEF\xBB\xBF\xEF\xBB\xBF" "7\n", NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_true(m.data[0] == 7);
+    ntk_matrix_free(&m);
+    /* a BOM later in the row is text: column 2 */
+    csv_error("1,\xEF\xBB\xBF" "2\n", NULL, NTK_E_FORMAT, ": row 1, column 2: '", NULL);
+    /* a real header: detected, reported with its names */
+    m = csv_info("\xEF\xBB\xBF\xEF\xBB\xBF" "x1, \"x,2\" ,x3\n4,5,6\n", NULL, &info);
+    assert_matrix(&m, 1, 3, 2, a);
+    assert_int_equal(info.csv_header, 1);
+    assert_int_equal(info.csv_header_auto, 1);
+    assert_string_equal(info.csv_names, "x1,x,2,x3");
+    ntk_matrix_free(&m);
+    /* names such as "nan" and "inf" are numbers: data */
+    m = csv_info("nan,inf\n1,2\n", NULL, &info);
+    assert_int_equal(m.rows, 2);
+    assert_int_equal(info.csv_header, 0);
+    ntk_matrix_free(&m);
+    /* but "name", "info", "e5", "x1" only look like words */
+    m = csv_info("name,info,e5,x1\n1,2,3,4\n", NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_int_equal(info.csv_header_auto, 1);
+    ntk_matrix_free(&m);
+    /* empty names are allowed beside others (pandas' index column) */
+    m = csv_info(",a,b\n1,2,3\n", NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_string_equal(info.csv_names, ",a,b");
+    ntk_matrix_free(&m);
+    /* a header that was asked for is reported, but not as detected */
+    o.csv_header = 1;
+    m = csv_info("1,2,3\n4,5,6\n", &o, &info);
+    assert_matrix(&m, 1, 3, 2, a);
+    assert_int_equal(info.csv_header, 1);
+    assert_int_equal(info.csv_header_auto, 0);
+    assert_string_equal(info.csv_names, "1,2,3");
+    ntk_matrix_free(&m);
+    /* a long header is cut with "..." and stays a string */
+    char *text = malloc(4000);
+    size_t k = 0;
+    for (int j = 0; j < 200; j++) k += (size_t)sprintf(text + k, "%scolumn_%d", j ? "," : "", j);
+    k += (size_t)sprintf(text + k, "\n");
+    for (int j = 0; j < 200; j++) k += (size_t)sprintf(text + k, "%s%d", j ? "," : "", j);
+    sprintf(text + k, "\n");
+    m = csv_info(text, NULL, &info);
+    assert_int_equal(m.rows, 1);
+    assert_int_equal(m.cols, 200);
+    size_t len = strlen(info.csv_names);
+    assert_true(len < sizeof info.csv_names);
+    assert_string_equal(info.csv_names + len - 3, "...");
+    assert_memory_equal(info.csv_names, "column_0,column_1,", 18);
+    ntk_matrix_free(&m);
+    free(text);
+    /* .npy: no header, info zeroed */
+    char *p = tu_tmpfile(".npy");
+    write_ok(p, b, 2, 3, 2);
+    memset(&info, 0x55, sizeof info);
+    ntk_error err;
+    assert_int_equal(ntk_io_read_info(p, NULL, &m, &info, &err), NTK_OK);
+    assert_int_equal(info.csv_header, 0);
+    assert_int_equal(info.csv_header_auto, 0);
+    assert_string_equal(info.csv_names, "");
+    ntk_matrix_free(&m);
+    unlink(p);
+    free(p);
 }
 
 static void test_csv_columns(void **state)
@@ -884,8 +991,9 @@ static void test_csv_errors(void **state)
     csv_error("1,2\n1.5x,2\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '1.5x' is not a number", NULL);
     csv_error("1,2\n3,4 5\n", NULL, NTK_E_FORMAT, ": row 2, column 2: '4 5' is not a number", NULL);
     csv_error("1,2\n3,\n", NULL, NTK_E_FORMAT, ": row 2, column 2: empty field", NULL);
-    /* auto: "1;2" is not a number, so the first row is a header */
-    csv_error("1;2\n3;4\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '3;4' is not a number", NULL);
+    /* auto: "1;2" starts like a number, so the first row is data */
+    csv_error("1;2\n3;4\n", NULL, NTK_E_FORMAT, ": row 1, column 1: '1;2' is not a number", NULL);
+    csv_error("a;b\n3;4\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '3;4' is not a number", NULL);
     csv_error("x,y\n1,0123456789012345678901234567890123456789xyz\n", NULL, NTK_E_FORMAT,
               "column 2: '0123456789012345678901234567890123456789...' is not a number", NULL);
     /* blank lines before data are errors, naming the blank line */
@@ -1104,6 +1212,336 @@ static void test_write_replace_and_mode(void **state)
     free(dir);
 }
 
+/* ------------------------------------------------------------ output sets */
+
+/* dir/name holds exactly `text` (NULL: absent). */
+static void expect_content(const char *dir, const char *name, const char *text)
+{
+    char *p = join(dir, name);
+    if (!text) {
+        if (access(p, F_OK) == 0) fail_msg("%s exists", p);
+    } else {
+        size_t n;
+        unsigned char *b = slurp(p, &n);
+        if (n != strlen(text) || memcmp(b, text, n)) fail_msg("%s: %.*s, expected %s", p, (int)n, b, text);
+        free(b);
+    }
+    free(p);
+}
+
+static ntk_status emit_text(FILE *f, const char *path, const void *ctx, ntk_error *err)
+{
+    (void)path;
+    (void)err;
+    fputs(ctx, f);
+    return NTK_OK;
+}
+
+static ntk_outputs *new_set(int named)
+{
+    ntk_error err;
+    ntk_outputs *o = NULL;
+    if (ntk_outputs_create(&o, &err)) fail_msg("%s", err.msg);
+    if (named) ntk_outputs_named_only(o);
+    return o;
+}
+
+static void stage_text(ntk_outputs *o, const char *dir, const char *name, const char *text)
+{
+    char *p = join(dir, name);
+    ntk_error err;
+    if (ntk_outputs_write(o, p, emit_text, text, &err)) fail_msg("%s", err.msg);
+    free(p);
+}
+
+/* Two files, the second of which fails in every way a write can: neither
+ * appears, neither is replaced, nothing is left behind; in both staging
+ * modes (O_TMPFILE and named temporaries). */
+static void test_outputs_all_or_nothing(void **state)
+{
+    (void)state;
+    for (int named = 0; named < 2; named++) {
+        char *dir = make_tmpdir(), *a = join(dir, "a.csv"), *b = join(dir, "b.npy");
+        ntk_error err;
+        write_text(a, "old a");
+        mode_t um = umask(022);
+        assert_int_equal(chmod(a, 0640), 0);
+
+        /* 1. the second write fails half way (EFBIG, as on a full disk) */
+        size_t r = 2000, c = 10;
+        double *big = malloc(r * c * sizeof *big);
+        assert_non_null(big);
+        fill_awkward(big, r * c, 7);
+        ntk_outputs *o = new_set(named);
+        stage_text(o, dir, "a.csv", "new a");
+        struct rlimit saved, lim;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        lim = saved;
+        lim.rlim_cur = 4096;
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        ntk_status st = ntk_outputs_write_matrix(o, b, big, r, c, 2, &err);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        signal(SIGXFSZ, prev);
+        assert_int_equal(st, NTK_E_IO);
+        assert_has(err.msg, "write failed: File too large");
+        /* the set is doomed: no commit, no further write */
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_E_INVAL);
+        assert_has(err.msg, "nothing was committed");
+        ntk_outputs_free(o);
+        expect_content(dir, "a.csv", "old a");
+        expect_content(dir, "b.npy", NULL);
+        assert_int_equal(count_other_entries(dir, "a.csv"), 0);
+
+        /* 2. the second cannot even be created (no such folder) */
+        o = new_set(named);
+        stage_text(o, dir, "a.csv", "new a");
+        char *nodir = join(dir, "nope/b.npy");
+        assert_int_equal(ntk_outputs_write_matrix(o, nodir, big, 2, 2, 2, &err), NTK_E_IO);
+        assert_has(err.msg, "cannot create a temporary file: No such file or directory");
+        char *cpath = join(dir, "c.csv"); /* refused too: the set is doomed */
+        assert_int_equal(ntk_outputs_write(o, cpath, emit_text, "c", &err), NTK_E_INVAL);
+        assert_has(err.msg, "an earlier write of this set failed");
+        free(cpath);
+        ntk_outputs_free(o);
+        free(nodir);
+        expect_content(dir, "a.csv", "old a");
+        assert_int_equal(count_other_entries(dir, "a.csv"), 0);
+
+        /* 3. the commit's second rename fails (the target is a folder): the
+         * first target gets its old content back */
+        assert_int_equal(mkdir(b, 0700), 0);
+        o = new_set(named);
+        stage_text(o, dir, "a.csv", "new a");
+        stage_text(o, dir, "b.npy", "new b");
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_E_IO);
+        assert_has(err.msg, b);
+        assert_has(err.msg, "cannot rename the temporary file into place: Is a directory");
+        ntk_outputs_free(o);
+        expect_content(dir, "a.csv", "old a");
+        struct stat sb;
+        assert_int_equal(stat(a, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0640);
+        assert_int_equal(stat(b, &sb), 0);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_int_equal(count_other_entries(dir, "a.csv"), 1); /* b.npy, the folder */
+        /* ... and a target that did not exist is removed again */
+        o = new_set(named);
+        stage_text(o, dir, "new.csv", "new");
+        stage_text(o, dir, "b.npy", "new b");
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_E_IO);
+        ntk_outputs_free(o);
+        expect_content(dir, "new.csv", NULL);
+        assert_int_equal(count_other_entries(dir, "a.csv"), 1);
+        assert_int_equal(rmdir(b), 0);
+
+        /* 4. one path twice in a set */
+        o = new_set(named);
+        stage_text(o, dir, "a.csv", "x");
+        assert_int_equal(ntk_outputs_write(o, a, emit_text, "y", &err), NTK_E_INVAL);
+        assert_has(err.msg, "written twice in one set");
+        ntk_outputs_free(o);
+
+        /* 5. success: both in place, the old mode kept, the new one 0666 & ~umask */
+        o = new_set(named);
+        stage_text(o, dir, "a.csv", "new a");
+        assert_int_equal(ntk_outputs_write_matrix(o, b, big, 3, 2, 2, &err), NTK_OK);
+        expect_content(dir, "a.csv", "old a"); /* nothing moves before the commit */
+        expect_content(dir, "b.npy", NULL);
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_OK);
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_OK); /* an empty set */
+        ntk_outputs_free(o);
+        expect_content(dir, "a.csv", "new a");
+        assert_int_equal(stat(a, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0640);
+        assert_int_equal(stat(b, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0644);
+        ntk_matrix m = read_ok(b, NULL);
+        assert_matrix(&m, 3, 2, 2, big);
+        ntk_matrix_free(&m);
+        assert_int_equal(count_other_entries(dir, "a.csv"), 1);
+
+        /* 6. a stream and a path for another library, relative names */
+        o = new_set(named);
+        FILE *f;
+        char *s = join(dir, "s.txt"), *q = join(dir, "p.txt"), wpath[4096];
+        assert_int_equal(ntk_outputs_open(o, s, &f, &err), NTK_OK);
+        fputs("0123456789", f);
+        assert_int_equal(fseek(f, 2, SEEK_SET), 0); /* seekable, as the .npz writer needs */
+        fputs("ab", f);
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_E_INVAL); /* still open */
+        ntk_outputs_free(o);
+        expect_content(dir, "s.txt", NULL);
+        o = new_set(named);
+        assert_int_equal(ntk_outputs_open(o, s, &f, &err), NTK_OK);
+        fputs("0123456789", f);
+        assert_int_equal(fseek(f, 2, SEEK_SET), 0);
+        fputs("ab", f);
+        assert_int_equal(ntk_outputs_close(o, f, &err), NTK_OK);
+        assert_int_equal(ntk_outputs_path(o, q, wpath, sizeof wpath, &err), NTK_OK);
+        FILE *g = fopen(wpath, "wb");
+        assert_non_null(g);
+        fputs("by path", g);
+        assert_int_equal(fclose(g), 0);
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_OK);
+        ntk_outputs_free(o);
+        expect_content(dir, "s.txt", "01ab456789");
+        expect_content(dir, "p.txt", "by path");
+        char cwd[4096];
+        assert_non_null(getcwd(cwd, sizeof cwd));
+        assert_int_equal(chdir(dir), 0);
+        o = new_set(named);
+        assert_int_equal(ntk_outputs_write(o, "rel.txt", emit_text, "rel", &err), NTK_OK);
+        assert_int_equal(ntk_outputs_commit(o, &err), NTK_OK);
+        ntk_outputs_free(o);
+        assert_int_equal(chdir(cwd), 0);
+        expect_content(dir, "rel.txt", "rel");
+
+        umask(um);
+        unlink(a);
+        unlink(b);
+        unlink(s);
+        unlink(q);
+        char *rel = join(dir, "rel.txt");
+        unlink(rel);
+        free(rel);
+        assert_int_equal(count_other_entries(dir, NULL), 0);
+        assert_int_equal(rmdir(dir), 0);
+        free(s);
+        free(q);
+        free(big);
+        free(a);
+        free(b);
+        free(dir);
+    }
+}
+
+/* "<base>.ntk-tmp.<pid>.<host>.XXXXXX" names in dir. */
+static int count_tmp(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "%s.ntk-tmp.", base);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A writer killed in the middle (SIGKILL: no cleanup) leaves nothing with
+ * O_TMPFILE; with named temporaries the next write to that path removes
+ * what it left. A live writer's temporary, one of another host, or one
+ * still locked (a live writer in another pid namespace) is kept. */
+static void test_outputs_killed_writer(void **state)
+{
+    (void)state;
+    char host[256];
+    assert_int_equal(gethostname(host, sizeof host), 0);
+    host[64] = '\0';
+    for (int named = 0; named < 2; named++) {
+        char *dir = make_tmpdir(), *k = join(dir, "K.npy");
+        double a[4] = {1, 2, 3, 4};
+        int tmpfile_ok = 0;
+        if (!named) { /* does this file system know O_TMPFILE? */
+            int fd = open(dir, O_TMPFILE | O_WRONLY, 0600);
+            if (fd >= 0) {
+                tmpfile_ok = 1;
+                close(fd);
+            }
+        }
+        /* killed while writing */
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            ntk_outputs *o = NULL;
+            FILE *f;
+            if (ntk_outputs_create(&o, NULL)) _exit(2);
+            if (named) ntk_outputs_named_only(o);
+            if (ntk_outputs_open(o, k, &f, NULL)) _exit(3);
+            for (int i = 0; i < 100000; i++) fputs("partial data ", f);
+            fflush(f);
+            if (write(pfd[1], "x", 1) != 1) _exit(4);
+            for (;;) pause(); /* killed here */
+        }
+        close(pfd[1]);
+        char ch;
+        assert_int_equal(read(pfd[0], &ch, 1), 1);
+        close(pfd[0]);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        if (tmpfile_ok) assert_int_equal(count_other_entries(dir, NULL), 0);
+        else assert_int_equal(count_tmp(dir, "K.npy"), 1);
+        write_ok(k, a, 4, 1, 1); /* sweeps the dead writer's temporary */
+        assert_int_equal(count_other_entries(dir, "K.npy"), 0);
+
+        /* a live writer (same host, pid alive, lock held) is left alone */
+        assert_int_equal(pipe(pfd), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            ntk_outputs *o = NULL;
+            FILE *f;
+            if (ntk_outputs_create(&o, NULL)) _exit(2);
+            ntk_outputs_named_only(o);
+            if (ntk_outputs_open(o, k, &f, NULL) || fputs("live", f) < 0 || fflush(f)) _exit(3);
+            if (write(pfd[1], "x", 1) != 1) _exit(4);
+            for (;;) pause();
+        }
+        close(pfd[1]);
+        assert_int_equal(read(pfd[0], &ch, 1), 1);
+        close(pfd[0]);
+        write_ok(k, a, 4, 1, 1);
+        assert_int_equal(count_tmp(dir, "K.npy"), 1);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        write_ok(k, a, 4, 1, 1);
+        assert_int_equal(count_tmp(dir, "K.npy"), 0);
+
+        /* hand-made leftovers: a pid that is surely dead (a reaped child) */
+        pid = fork();
+        if (pid == 0) _exit(0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        char name[512], other[512], locked[512], foreign[512], wrong[512];
+        snprintf(name, sizeof name, "%s/K.npy.ntk-tmp.%ld.%s.AbC123", dir, (long)pid, host);
+        snprintf(other, sizeof other, "%s/K.npy.ntk-tmp.%ld.not-%s.AbC123", dir, (long)pid, host);
+        snprintf(locked, sizeof locked, "%s/K.npy.ntk-tmp.%ld.%s.LoCk00", dir, (long)pid, host);
+        snprintf(foreign, sizeof foreign, "%s/L.npy.ntk-tmp.%ld.%s.AbC123", dir, (long)pid, host);
+        snprintf(wrong, sizeof wrong, "%s/K.npy.ntk-tmp.%ld.%s.toolong1", dir, (long)pid, host);
+        write_text(name, "stale");
+        write_text(other, "another host's");
+        write_text(locked, "locked");
+        write_text(foreign, "another target's");
+        write_text(wrong, "not our pattern");
+        int lfd = open(locked, O_RDONLY);
+        assert_true(lfd >= 0);
+        assert_int_equal(flock(lfd, LOCK_EX), 0);
+        write_ok(k, a, 4, 1, 1);
+        assert_int_equal(access(name, F_OK), -1);
+        assert_int_equal(access(other, F_OK), 0);
+        assert_int_equal(access(locked, F_OK), 0);
+        assert_int_equal(access(foreign, F_OK), 0);
+        assert_int_equal(access(wrong, F_OK), 0);
+        close(lfd); /* unlocked: now it goes */
+        write_ok(k, a, 4, 1, 1);
+        assert_int_equal(access(locked, F_OK), -1);
+        unlink(other);
+        unlink(foreign);
+        unlink(wrong);
+        unlink(k);
+        assert_int_equal(count_other_entries(dir, NULL), 0);
+        assert_int_equal(rmdir(dir), 0);
+        free(k);
+        free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1124,6 +1562,7 @@ int main(void)
         cmocka_unit_test(test_npy_header_errors),
         cmocka_unit_test(test_csv_read),
         cmocka_unit_test(test_csv_header_modes),
+        cmocka_unit_test(test_csv_auto_header),
         cmocka_unit_test(test_csv_columns),
         cmocka_unit_test(test_csv_column_errors),
         cmocka_unit_test(test_csv_errors),
@@ -1132,6 +1571,8 @@ int main(void)
         cmocka_unit_test(test_write_failure_keeps_old),
         cmocka_unit_test(test_write_rename_failure),
         cmocka_unit_test(test_write_replace_and_mode),
+        cmocka_unit_test(test_outputs_all_or_nothing),
+        cmocka_unit_test(test_outputs_killed_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

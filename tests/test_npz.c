@@ -3,7 +3,10 @@
  * text member, bitwise), the archives numpy writes (tests/data/npz/, made
  * by tools/make_npz_fixtures.py: np.savez, np.savez_compressed, a stream
  * with data descriptors, zip64 records, a member added by zipfile), our
- * writer against np.savez byte for byte, written_by_ntk.npz (which the
+ * writer against np.savez byte for byte (zip64 too: with zipfile's limits
+ * lowered, our records are zipfile's bytes; every combination of limits
+ * reads back; arrays added by reference give the same bytes as copies),
+ * written_by_ntk.npz (which the
  * fixture script checks numpy reads), the builder's and the reader's error
  * paths with their messages, archives damaged field by field, and a bounded
  * robustness loop (every truncation, random bit flips and overwrites) that
@@ -14,6 +17,7 @@
  */
 #include "testutil.h"
 #include "ntk.h"
+#include "io/io_internal.h" /* ntk_npz_write_limits */
 
 #include <dirent.h>
 #include <errno.h>
@@ -532,6 +536,237 @@ static void test_written_by_ntk(void **state)
     free(want);
     free(p);
     free(ref);
+}
+
+/* ------------------------------------------------------------ zip64 and references */
+
+static void expect_fail(ntk_status st, const ntk_error *err, ntk_status want, const char *sub);
+
+static void write_limits(const ntk_npz *z, const char *path, uint64_t limit, uint64_t count_limit)
+{
+    ntk_error err;
+    if (ntk_npz_write_limits(z, path, limit, count_limit, &err)) fail_msg("writing %s: %s", path, err.msg);
+}
+
+static void same_file(const char *p, const char *rel)
+{
+    char *ref = tu_path(rel);
+    size_t n, nref;
+    unsigned char *got = slurp(p, &n), *want = slurp(ref, &nref);
+    if (n != nref) fail_msg("%s: %zu bytes, %s has %zu", p, n, rel, nref);
+    assert_memory_equal(got, want, n);
+    free(got);
+    free(want);
+    free(ref);
+}
+
+/* zipfile with its limits lowered (tools/make_npz_fixtures.py) writes zip64
+ * records where a > 2 GiB archive needs them; ours, with the same limits,
+ * are the same bytes, whether the arrays are copied or referenced. */
+static void test_zip64_matches_zipfile(void **state)
+{
+    (void)state;
+    double *a = fvals(100);
+    char *p = tu_tmpfile(".npz");
+    for (int ref = 0; ref < 2; ref++) {
+        ntk_error err;
+        ntk_npz *z = new_npz();
+        if (ref) {
+            assert_int_equal(ntk_npz_add_array_ref(z, "W", a, 3, 4, 2, &err), NTK_OK);
+            assert_int_equal(ntk_npz_add_array_ref(z, "b", a, 4, 1, 1, &err), NTK_OK);
+            assert_int_equal(ntk_npz_add_array_ref(z, "v", a, 100, 1, 1, &err), NTK_OK);
+        } else {
+            add_array(z, "W", a, 3, 4, 2);
+            add_array(z, "b", a, 4, 1, 1);
+            add_array(z, "v", a, 100, 1, 1);
+        }
+        write_npz(z, p); /* default limits: np.savez's bytes */
+        same_file(p, "data/npz/savez_f8.npz");
+        write_limits(z, p, 0, 0); /* every size and offset, and the end record */
+        same_file(p, "data/npz/zip64_all.npz");
+        ntk_npz_free(z);
+
+        z = new_npz();
+        if (ref) {
+            assert_int_equal(ntk_npz_add_array_ref(z, "W", a, 3, 4, 2, &err), NTK_OK);
+            assert_int_equal(ntk_npz_add_array_ref(z, "b", a, 4, 1, 1, &err), NTK_OK);
+        } else {
+            add_array(z, "W", a, 3, 4, 2);
+            add_array(z, "b", a, 4, 1, 1);
+        }
+        write_limits(z, p, 10, 1); /* zip64.npz: ZIP64_LIMIT 10, ZIP_FILECOUNT_LIMIT 1 */
+        same_file(p, "data/npz/zip64.npz");
+        ntk_npz_free(z);
+    }
+    /* and what zipfile's zip64 holds reads back: stored and deflated */
+    ntk_npz *z = read_npz(p);
+    expect_fvals(z, "W", 3, 4, 2);
+    ntk_npz_free(z);
+    char *q = tu_path("data/npz/zip64_all.npz");
+    z = read_npz(q);
+    expect_names(z, "W.npy", "b.npy", "v.npy", NULL);
+    expect_fvals(z, "v", 100, 1, 1);
+    ntk_npz_free(z);
+    free(q);
+    check_mixed("data/npz/zip64_deflate.npz");
+    unlink(p);
+    free(p);
+    free(a);
+}
+
+/* Where the writer put zip64 records, walked from the end of the file. */
+typedef struct {
+    int end64;              /* a zip64 end record and locator */
+    uint64_t count, cd_off;  /* from the zip64 end record, else the end record */
+    size_t n_extra;         /* central directory entries with a zip64 extra */
+} zip64_layout;
+
+static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static zip64_layout layout_of(const unsigned char *b, size_t n)
+{
+    zip64_layout L = {0};
+    const unsigned char *end = b + n - 22;
+    assert_int_equal(rd32(end), 0x06054b50u);
+    L.count = rd16(end + 10);
+    L.cd_off = rd32(end + 16);
+    if (n >= 22 + 20 + 56 && rd32(end - 20) == 0x07064b50u) {
+        const unsigned char *e64 = b + rd64(end - 20 + 8);
+        assert_int_equal(rd32(e64), 0x06064b50u);
+        assert_int_equal(rd64(e64 + 4), 44);
+        L.end64 = 1;
+        L.count = rd64(e64 + 32);
+        L.cd_off = rd64(e64 + 48);
+    }
+    const unsigned char *e = b + L.cd_off;
+    for (uint64_t i = 0; i < L.count; i++) {
+        assert_int_equal(rd32(e), 0x02014b50u);
+        size_t nl = rd16(e + 28), el = rd16(e + 30);
+        if (el >= 4 && rd16(e + 46 + nl) == 1) L.n_extra++;
+        e += 46 + nl + el + rd16(e + 32);
+    }
+    return L;
+}
+
+/* Every combination of lowered limits: our reader reads our zip64 output
+ * (copied and referenced arrays, raw and empty members), and the records
+ * are where zipfile's rule puts them. */
+static void test_zip64_roundtrip(void **state)
+{
+    (void)state;
+    enum { R = 40, C = 7 };
+    double *a = malloc(R * C * sizeof *a), *b = malloc(R * sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    fill_awkward(a, R * C, 11);
+    fill_awkward(b, R, 12);
+    ntk_error err;
+    ntk_npz *z = new_npz();
+    add_bytes(z, "arch.txt", ARCH, strlen(ARCH));
+    assert_int_equal(ntk_npz_add_array_ref(z, "a", a, R, C, 2, &err), NTK_OK);
+    add_array(z, "b", b, R, 1, 1);
+    add_bytes(z, "empty", NULL, 0);
+    assert_int_equal(ntk_npz_add_array_ref(z, "col", b, R, 1, 2, &err), NTK_OK);
+    /* member sizes 44, 128 + 8·280, 128 + 320 (twice), 0 */
+    const uint64_t limits[] = {0, 1, 44, 100, 500, 2000, 3000, 0x7fffffff};
+    const uint64_t counts[] = {0, 1, 4, 5, 65535};
+    char *p = tu_tmpfile(".npz");
+    for (size_t li = 0; li < sizeof limits / sizeof *limits; li++)
+        for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++) {
+            uint64_t lim = limits[li], cnt = counts[ci];
+            write_limits(z, p, lim, cnt);
+            size_t n;
+            unsigned char *raw = slurp(p, &n);
+            zip64_layout L = layout_of(raw, n);
+            assert_int_equal(L.count, 5);
+            /* zipfile's rule, recomputed from the layout of the file */
+            uint64_t sizes[5] = {strlen(ARCH), 128 + 8 * R * C, 128 + 8 * R, 0, 128 + 8 * R}, off = 0;
+            const char *names[5] = {"arch.txt", "a.npy", "b.npy", "empty", "col.npy"};
+            size_t want_extra = 0;
+            for (int i = 0; i < 5; i++) {
+                want_extra += sizes[i] > lim || off > lim;
+                off += 30 + strlen(names[i]) + 20 + sizes[i];
+            }
+            assert_int_equal(L.cd_off, off);
+            uint64_t cd_size = (uint64_t)(raw + n - 22 - (L.end64 ? 76 : 0) - (raw + off));
+            assert_int_equal(L.n_extra, want_extra);
+            assert_int_equal(L.end64, 5 > cnt || off > lim || cd_size > lim);
+            free(raw);
+            ntk_npz *r = read_npz(p);
+            expect_names(r, "arch.txt", "a.npy", "b.npy", "empty", "col.npy", NULL);
+            expect_bytes(r, "arch.txt", ARCH, strlen(ARCH));
+            expect_array(r, "a", R, C, 2, a);
+            expect_array(r, "b", R, 1, 1, b);
+            expect_array(r, "col", R, 1, 2, b);
+            expect_bytes(r, "empty", "", 0);
+            ntk_npz_free(r);
+        }
+    ntk_npz_free(z);
+    unlink(p);
+    free(p);
+    free(a);
+    free(b);
+}
+
+/* A referenced array: the same file as a copied one, readable from the
+ * archive before it is written, and its errors those of a copy. */
+static void test_array_ref(void **state)
+{
+    (void)state;
+    enum { R = 33, C = 9 };
+    double *a = malloc(R * C * sizeof *a);
+    assert_non_null(a);
+    fill_awkward(a, R * C, 21);
+    ntk_error err;
+    ntk_npz *zc = new_npz(), *zr = new_npz();
+    add_array(zc, "a", a, R, C, 2);
+    add_array(zc, "d", a, R * C, 1, 1);
+    add_bytes(zc, "arch.txt", ARCH, strlen(ARCH));
+    assert_int_equal(ntk_npz_add_array_ref(zr, "a", a, R, C, 2, &err), NTK_OK);
+    assert_int_equal(ntk_npz_add_array_ref(zr, "d", a, R * C, 1, 1, &err), NTK_OK);
+    add_bytes(zr, "arch.txt", ARCH, strlen(ARCH));
+    expect_array(zr, "a", R, C, 2, a);
+    expect_array(zr, "d", R * C, 1, 1, a);
+    char *bc, *br;
+    size_t nc, nr;
+    assert_int_equal(ntk_npz_get_bytes(zc, "a.npy", &bc, &nc, &err), NTK_OK);
+    assert_int_equal(ntk_npz_get_bytes(zr, "a.npy", &br, &nr, &err), NTK_OK);
+    assert_int_equal(nc, nr);
+    assert_memory_equal(bc, br, nc + 1);
+    free(bc);
+    free(br);
+    char *p = tu_tmpfile(".npz"), *q = tu_tmpfile(".npz");
+    write_npz(zc, p);
+    write_npz(zr, q);
+    size_t n1, n2;
+    unsigned char *f1 = slurp(p, &n1), *f2 = slurp(q, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(f1, f2, n1);
+    free(f1);
+    free(f2);
+    /* errors: as ntk_npz_add_array's */
+    expect_fail(ntk_npz_add_array_ref(zr, "a", a, R, C, 2, &err), &err, NTK_E_INVAL, "already in the archive");
+    expect_fail(ntk_npz_add_array_ref(zr, "", a, R, C, 2, &err), &err, NTK_E_INVAL, "must not be empty");
+    expect_fail(ntk_npz_add_array_ref(zr, "x", a, R, C, 3, &err), &err, NTK_E_INVAL, "ndim must be 1 or 2, not 3");
+    expect_fail(ntk_npz_add_array_ref(zr, "x", a, R, C, 1, &err), &err, NTK_E_INVAL, "a 1-D array has 1 column");
+    expect_fail(ntk_npz_add_array_ref(zr, "x", NULL, R, C, 2, &err), &err, NTK_E_INVAL, "data must not be NULL");
+    expect_fail(ntk_npz_add_array_ref(zr, "x", a, SIZE_MAX / 4, 4, 2, &err), &err, NTK_E_INVAL, "too large");
+    expect_fail(ntk_npz_add_array_ref(NULL, "x", a, R, C, 2, &err), &err, NTK_E_INVAL, "must not be NULL");
+    assert_int_equal(ntk_npz_count(zr), 3);
+    /* an empty array by reference: no data needed */
+    assert_int_equal(ntk_npz_add_array_ref(zr, "e", NULL, 0, 3, 2, &err), NTK_OK);
+    write_npz(zr, q);
+    ntk_npz *r = read_npz(q);
+    ntk_matrix m;
+    assert_int_equal(ntk_npz_get_array(r, "e", &m, &err), NTK_E_FORMAT); /* the reader refuses empty arrays */
+    ntk_npz_free(r);
+    ntk_npz_free(zc);
+    ntk_npz_free(zr);
+    unlink(p);
+    unlink(q);
+    free(p);
+    free(q);
+    free(a);
 }
 
 /* ------------------------------------------------------------ errors: building */
@@ -1123,6 +1358,9 @@ int main(void)
         cmocka_unit_test(test_numpy_fixtures),
         cmocka_unit_test(test_write_matches_numpy),
         cmocka_unit_test(test_written_by_ntk),
+        cmocka_unit_test(test_zip64_matches_zipfile),
+        cmocka_unit_test(test_zip64_roundtrip),
+        cmocka_unit_test(test_array_ref),
         cmocka_unit_test(test_add_errors),
         cmocka_unit_test(test_get_errors),
         cmocka_unit_test(test_read_errors),

@@ -16,6 +16,13 @@ rewrites it first when run as
 The check below then loads it with numpy and compares its bytes with what
 zipfile writes for the same members opened as np.savez opens them.
 
+zip64.npz (limits 10 and 1) and zip64_all.npz (limits 0: every size and
+offset, and the end record) are np.savez output with zipfile.ZIP64_LIMIT and
+ZIP_FILECOUNT_LIMIT lowered, where zipfile puts the zip64 records a > 2 GiB
+archive gets; test_npz.c writes the same arrays with the same limits
+(ntk_npz_write_limits) and compares the bytes. zip64_deflate.npz is
+np.savez_compressed with limits 0, for the reader.
+
 Values (tests/test_npz.c recomputes them; k is the C-order element index):
     float arrays:   (k - 5) / 3   (float32: that double rounded)
     integer arrays: (k - 5) * 3
@@ -121,6 +128,29 @@ def write_fixtures():
         zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
     d = open(path("zip64.npz"), "rb").read()
     assert b"PK\x06\x06" in d and b"PK\x06\x07" in d, "zipfile wrote no zip64 end record"
+
+    # zip64 for everything (limits 0): every size, every offset but the
+    # first, and the end record; test_npz.c writes the same arrays with
+    # ntk_npz_write_limits(..., 0, 0) and compares the bytes. Then the same
+    # with deflate (savez_compressed), for the reader only.
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+    try:
+        np.savez(path("zip64_all.npz"), **f8_only())
+        np.savez_compressed(path("zip64_deflate.npz"), **mixed())
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+    for name in ("zip64_all.npz", "zip64_deflate.npz"):
+        d = open(path(name), "rb").read()
+        assert b"PK\x06\x06" in d and b"PK\x06\x07" in d, name
+        with zipfile.ZipFile(path(name)) as z:
+            assert z.testzip() is None
+            assert all(i.file_size > 0 and len(i.extra) >= 12 for i in z.infolist()), name
+    with np.load(path("zip64_all.npz")) as z:
+        for k, v in f8_only().items():
+            assert np.array_equal(z[k], v), k
+    with np.load(path("zip64_deflate.npz")) as z:
+        for k, v in mixed().items():
+            assert z[k].dtype == v.dtype and np.array_equal(z[k], v), k
 
     # members that are valid .npy files ntk cannot use
     np.savez(path("unsupported.npz"), cube=np.zeros((2, 2, 2)), text=np.array(["ab", "cd"]),

@@ -17,7 +17,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Parses a non-negative/positive integer flag value; 0 on success. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, long max, long *out);
-/* Reads a matrix file and rejects NaN/Inf, naming the file. */
+/* --quiet: silences the notes of shared helpers (cli_parse_args sets it). */
+void cli_set_quiet(int quiet);
+/* Reads a matrix file and rejects NaN/Inf, naming the file. A CSV header
+ * found by auto-detection gets a note on stderr ("first row taken as a
+ * header"), unless --quiet or the column selection names header columns. */
 int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro,
                     ntk_matrix *m);
 /* The --arch value: a spec, or @FILE to read it from a file. Returns a
@@ -54,6 +58,16 @@ int cli_get_outputs(const char *cmd, const char *get_s, const char *out_s, char 
 
 /* Writes a 2-D matrix (ntk_io_write: atomic); 0, or 1 after an error. */
 int cli_write_matrix(const char *cmd, const char *path, const double *data, size_t rows, size_t cols);
+/* Writes every matrix whose path is not NULL, all or nothing (an output
+ * set: if one cannot be written, none is created or replaced); 0, or 1
+ * after an error. */
+typedef struct {
+    const char *path;
+    const double *data;
+    size_t rows, cols;
+    int ndim;
+} cli_matrix_out;
+int cli_write_all(const char *cmd, const cli_matrix_out *outs, size_t n);
 
 /* --arch (a spec or @FILE) parsed; 0, or 1 after an error. */
 int cli_parse_arch(const char *cmd, const char *arch_s, ntk_arch **arch);

@@ -7,6 +7,8 @@
 #include "cli.h"
 #include "plot.h"
 
+#include "io/io_internal.h" /* ntk_outputs_open */
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -102,15 +104,17 @@ int cli_compare_report(const char *cmd, const ntk_arch *arch, const ntk_compare_
         printf("  net-lin %.3f   net-kernel %.3f   net-ntk %.3f   net-inf %.3f   kernel drift %.3f   |K0-K|/|K| %.3f\n",
                R->slope[0], R->slope[1], R->slope[5], R->slope[2], R->slope[3], R->slope[4]);
     }
-    /* CSV */
+    /* compare.csv and the plots: staged in one set, committed together */
     int rc = 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/compare.csv", out_dir);
+    ntk_outputs *o = NULL;
     {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) { rc = cli_error(cmd, "%s: cannot write: %s", tmp, strerror(errno)); goto done; }
+        FILE *f = NULL;
+        if (ntk_outputs_create(&o, &err) || ntk_outputs_open(o, path, &f, &err)) {
+            rc = cli_error(cmd, "%s", err.msg);
+            goto done;
+        }
         fprintf(f, "width,step,train_net,train_lin,train_kernel,train_inf,test_net,test_lin,test_kernel,test_inf,"
                    "gap_net_lin,gap_net_kernel,gap_net_ntk,gap_net_inf,kernel_drift,kernel_dist0\n");
         for (size_t i = 0; i < R->n_widths * R->n_checkpoints; i++) {
@@ -123,9 +127,8 @@ int cli_compare_report(const char *cmd, const ntk_arch *arch, const ntk_compare_
         fprintf(f, "# slopes (log-log vs width at step %zu): gap_net_lin %.6g, gap_net_kernel %.6g, gap_net_ntk %.6g, "
                    "gap_net_inf %.6g, kernel_drift %.6g, kernel_dist0 %.6g\n",
                 R->steps, R->slope[0], R->slope[1], R->slope[5], R->slope[2], R->slope[3], R->slope[4]);
-        if (fclose(f) != 0 || rename(tmp, path) != 0) {
-            remove(tmp);
-            rc = cli_error(cmd, "%s: cannot write", path);
+        if (ntk_outputs_close(o, f, &err)) { /* flushes; reports any failed write */
+            rc = cli_error(cmd, "%s", err.msg);
             goto done;
         }
     }
@@ -146,7 +149,7 @@ int cli_compare_report(const char *cmd, const ntk_arch *arch, const ntk_compare_
         plot_functions_data fd = {"networks after training vs the infinite-width NTK prediction", xlabel, M, W, N,
                                   plot_x, f1, R->widths, m1, R->inf_std, y1, plot_train_x, plot_train_x ? ty : NULL};
         snprintf(base, sizeof base, "%s/function", out_dir);
-        if (plot_functions(base, &fd, perr, sizeof perr)) rc = cli_error(cmd, "%s", perr);
+        if (plot_functions(o, base, &fd, perr, sizeof perr)) rc = cli_error(cmd, "%s", perr);
         double q[5][64];
         for (size_t w = 0; w < W && w < 64; w++) {
             const ntk_compare_row *r = &R->rows[w * R->n_checkpoints + R->n_checkpoints - 1];
@@ -164,19 +167,21 @@ int cli_compare_report(const char *cmd, const ntk_arch *arch, const ntk_compare_
                               "|K0 - K| / |K|"},
                              {R->slope[0], R->slope[1], R->slope[5], R->slope[3], R->slope[4]}};
         snprintf(base, sizeof base, "%s/gaps", out_dir);
-        if (!rc && plot_gaps(base, &gd, perr, sizeof perr)) rc = cli_error(cmd, "%s", perr);
+        if (!rc && plot_gaps(o, base, &gd, perr, sizeof perr)) rc = cli_error(cmd, "%s", perr);
         plot_losses_data ld = {"training loss", W, R->steps, R->widths, R->loss_net, R->loss_inf};
         snprintf(base, sizeof base, "%s/loss", out_dir);
-        if (!rc && plot_losses(base, &ld, perr, sizeof perr)) rc = cli_error(cmd, "%s", perr);
+        if (!rc && plot_losses(o, base, &ld, perr, sizeof perr)) rc = cli_error(cmd, "%s", perr);
         free(f1);
         free(m1);
         free(y1);
         free(ty);
     }
+    if (!rc && ntk_outputs_commit(o, &err)) rc = cli_error(cmd, "%s", err.msg);
     if (!rc && !quiet)
         printf("\nwrote %s/compare.csv and the plots %s/function, %s/gaps, %s/loss (.png and .svg)\n", out_dir,
                out_dir, out_dir, out_dir);
 done:
+    ntk_outputs_free(o); /* not committed after a failure: no file of the run appears */
     ntk_compare_free(R);
     return rc;
 }

@@ -198,10 +198,9 @@ int cmd_empirical(int argc, char **argv)
         }
     }
     double t1 = cli_now();
-    if (out_ntk && cli_write_matrix(cmd, out_ntk, kt, rows, cols)) goto done;
-    if (out_nngp && cli_write_matrix(cmd, out_nngp, kn, n1, n2)) {
-        if (out_ntk) remove(out_ntk); /* both or neither */
-        goto done;
+    {   /* both files or neither */
+        cli_matrix_out outs[2] = {{out_ntk, kt, rows, cols, 2}, {out_nngp, kn, n1, n2, 2}};
+        if (cli_write_all(cmd, outs, 2)) goto done;
     }
     if (!quiet) {
         char what[64];

@@ -32,7 +32,8 @@ static const char *KERNEL_HELP =
     "  --numeric         use quadrature even where a closed form exists (for checks)\n"
     "  --quad-degree M   quadrature nodes per piece (default 32, max 96)\n"
     "  --columns LIST    CSV/npy columns to use, 1-based: '1,3-5' or CSV header names\n"
-    "  --header MODE     CSV header row: auto (default), yes, no\n"
+    "  --header MODE     CSV header row: auto (default: a first row without any number,\n"
+    "                    noted on stderr), yes, no\n"
     "  --rows A:B        use only rows A to B-1 of --x1, counted from 0 as in Python's\n"
     "                    x[A:B] (A: or :B for one side); past the end of the file: an error\n"
     "  --rows2 A:B       the same for --x2 (e.g. the training rows of 'ntk fit --rows')\n"
@@ -155,13 +156,10 @@ int cmd_kernel(int argc, char **argv)
         goto done;
     }
     double t1 = cli_now();
-    if (out_ntk && ntk_io_write(out_ntk, kt, n1, diag ? 1 : n2, diag ? 1 : 2, &err)) {
-        cli_error(cmd, "%s", err.msg);
-        goto done;
-    }
-    if (out_nngp && ntk_io_write(out_nngp, kn, n1, diag ? 1 : n2, diag ? 1 : 2, &err)) {
-        cli_error(cmd, "%s", err.msg);
-        goto done;
+    {   /* both files or neither */
+        size_t c = diag ? 1 : n2;
+        cli_matrix_out outs[2] = {{out_ntk, kt, n1, c, diag ? 1 : 2}, {out_nngp, kn, n1, c, diag ? 1 : 2}};
+        if (cli_write_all(cmd, outs, 2)) goto done;
     }
     if (!quiet)
         fprintf(stderr, "ntk kernel: %s%s%s %zu x %zu (d = %zu) in %.3f s -> %s%s%s\n",

@@ -257,7 +257,8 @@ int cmd_predict(int argc, char **argv)
         return 1;
     }
 
-    int rc = 1, wrote_out = 0;
+    int rc = 1;
+    ntk_outputs *outs = NULL;
     ntk_model *m = NULL;
     ntk_matrix x = {0}, y = {0}, kt = {0}, kn = {0}, kd = {0}, f0a = {0}, f0b = {0};
     double *mean = NULL, *var = NULL, *yk = NULL;
@@ -400,14 +401,13 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     double t1 = cli_now();
-    if (cli_write_matrix(cmd, out_s, mean, nt * M, k)) goto done;
-    wrote_out = 1;
-    if (var_s) {
-        ntk_status s = nt == 1 ? ntk_io_write(var_s, var, M, 1, 1, &err) : ntk_io_write(var_s, var, nt, M, 2, &err);
-        if (s) {
-            cli_error(cmd, "%s", err.msg);
-            goto done;
-        }
+    /* --out and --var-out are staged now, committed after the table: all
+     * or nothing */
+    if (ntk_outputs_create(&outs, &err) || ntk_outputs_write_matrix(outs, out_s, mean, nt * M, k, 2, &err) ||
+        (var_s && (nt == 1 ? ntk_outputs_write_matrix(outs, var_s, var, M, 1, 1, &err)
+                           : ntk_outputs_write_matrix(outs, var_s, var, nt, M, 2, &err)))) {
+        cli_error(cmd, "%s", err.msg);
+        goto done;
     }
 
     if (y_s || cov) {
@@ -467,6 +467,10 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
+    if (ntk_outputs_commit(outs, &err)) {
+        cli_error(cmd, "%s", err.msg);
+        goto done;
+    }
     if (!quiet)
         fprintf(stderr, "ntk predict: %zu point%s x %zu time%s (N = %zu training points, %s kernel%s%s) in %.3f s -> %s%s%s\n",
                 M, M == 1 ? "" : "s", nt, nt == 1 ? "" : "s", in.n_train,
@@ -474,7 +478,7 @@ int cmd_predict(int argc, char **argv)
                 f0tr_s ? ", one network's f0" : "", t1 - t0, out_s, var_s ? ", " : "", var_s ? var_s : "");
     rc = 0;
 done:
-    if (rc && wrote_out) unlink(out_s); /* all or nothing */
+    ntk_outputs_free(outs); /* uncommitted: nothing is written */
     free(times);
     free(mean);
     free(var);

@@ -11,6 +11,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "io/io_internal.h" /* ntk_outputs_open: the --log stream */
 #include "net/save_internal.h"
 
 #include <cblas.h>
@@ -136,28 +137,6 @@ static int on_log(void *ctx, size_t step, double loss)
     return 0;
 }
 
-/* A temporary file beside `path` ("<path>.tmp.XXXXXX"), renamed over it at
- * the end: a failed run leaves no log behind. */
-static FILE *open_tmp(const char *path, char **tmp_out)
-{
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return NULL;
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
-        return NULL;
-    }
-    *tmp_out = tmp;
-    return f;
-}
-
 int cmd_train(int argc, char **argv)
 {
     const char *cmd = "train";
@@ -234,8 +213,7 @@ int cmd_train(int argc, char **argv)
     ntk_linear *lin = NULL;
     double *pred = NULL;
     FILE *logf = NULL;
-    char *log_tmp = NULL;
-    int saved = 0, wrote_out = 0;
+    ntk_outputs *oset = NULL; /* --save, --out and --log: all or nothing */
     ntk_error err;
     if (cli_read_data(cmd, "--x", x_s, NULL, &rows, in_scale, &x) || cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, &y))
         goto done;
@@ -288,8 +266,8 @@ int cmd_train(int argc, char **argv)
         cli_error(cmd, "%s", err.msg);
         goto done;
     }
-    if (log_s && !(logf = open_tmp(log_s, &log_tmp))) {
-        cli_error(cmd, "--log %s: cannot create a temporary file beside it: %s", log_s, strerror(errno));
+    if (ntk_outputs_create(&oset, &err) || (log_s && ntk_outputs_open(oset, log_s, &logf, &err))) {
+        cli_error(cmd, "--log: %s", err.msg);
         goto done;
     }
     train_cb cb = {logf, to.steps, !quiet && isatty(2), 0, NAN, NAN};
@@ -335,31 +313,27 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (logf) {
-        int bad = cb.io_error || fflush(logf) != 0 || ferror(logf);
-        bad |= fclose(logf) != 0;
+        int io_error = cb.io_error;
+        FILE *f = logf;
         logf = NULL;
-        if (bad) {
-            cli_error(cmd, "--log %s: cannot write: %s", log_s, strerror(errno));
+        if (ntk_outputs_close(oset, f, &err) || io_error) {
+            if (io_error) snprintf(err.msg, sizeof err.msg, "%s: write failed", log_s);
+            cli_error(cmd, "--log: %s", err.msg);
             goto done;
         }
     }
     net_save_info info = {1, src.seed};
-    if (net_save_model(net, lin, &info, save_s, &err)) {
+    if (net_save_model_to(oset, net, lin, &info, save_s, &err)) {
         cli_error(cmd, "--save: %s", err.msg);
         goto done;
     }
-    saved = 1;
-    if (eval_s) {
-        if (cli_write_matrix(cmd, out_s, pred, xe.rows, k)) goto done;
-        wrote_out = 1;
+    if (eval_s && ntk_outputs_write_matrix(oset, out_s, pred, xe.rows, k, 2, &err)) {
+        cli_error(cmd, "--out: %s", err.msg);
+        goto done;
     }
-    if (log_tmp) {
-        if (rename(log_tmp, log_s) != 0) {
-            cli_error(cmd, "--log %s: cannot write: %s", log_s, strerror(errno));
-            goto done;
-        }
-        free(log_tmp);
-        log_tmp = NULL;
+    if (ntk_outputs_commit(oset, &err)) {
+        cli_error(cmd, "%s", err.msg);
+        goto done;
     }
     if (!quiet)
         fprintf(stderr, "ntk train: %zu step%s of %s%s on %zu point%s (%zu parameters): loss %.6g -> %.6g in %.3f s -> %s\n",
@@ -367,15 +341,8 @@ int cmd_train(int argc, char **argv)
                 N == 1 ? "" : "s", ntk_net_n_params(net), cb.first, final_loss, t1 - t0, save_s);
     rc = 0;
 done:
-    if (logf) fclose(logf);
-    if (log_tmp) {
-        unlink(log_tmp);
-        free(log_tmp);
-    }
-    if (rc) { /* all or nothing: a later write failed, remove the earlier ones */
-        if (saved) unlink(save_s);
-        if (wrote_out) unlink(out_s);
-    }
+    if (logf) ntk_outputs_close(oset, logf, NULL);
+    ntk_outputs_free(oset); /* uncommitted (a failure): nothing is written */
     free(pred);
     ntk_linear_free(lin);
     ntk_net_free(net);

@@ -3,15 +3,19 @@
  * SVG drivers): (a) the test-set function of each width against the
  * infinite-width NTK mean ± 2σ, (b) gaps and kernel drift against width on
  * log–log axes with fitted slopes, (c) training-loss curves.
- * Each figure is drawn once per format into a temporary file, then renamed.
+ * Each figure is drawn once per format into a file staged in the run's
+ * output set (outputs.c), so that the run's files appear all together.
  */
 #include "plot.h"
+
+#include "io/io_internal.h" /* ntk_outputs_path */
 
 #include <math.h>
 #include <plplot.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* palette: 0 background, 1 axes/text, 2.. series */
@@ -37,33 +41,28 @@ static int series_color(size_t i) { return 2 + (int)(i % 9); }
 
 typedef void (*draw_fn)(const void *ctx);
 
-/* Draws into PATH.png and PATH.svg via temporary files. Returns 0 or -1. */
-static int render(const char *base, draw_fn draw, const void *ctx, char *err, size_t errn)
+/* Draws into BASE.png and BASE.svg, staged in the output set o: PLplot
+ * writes to the path the set gives (the anonymous temporary file through
+ * /proc/self/fd, or a temporary name). Returns 0 or -1. */
+static int render(ntk_outputs *o, const char *base, draw_fn draw, const void *ctx, char *err, size_t errn)
 {
     static const char *devs[2] = {"pngcairo", "svgcairo"};
     static const char *exts[2] = {"png", "svg"};
     for (int f = 0; f < 2; f++) {
-        char final[4096], tmp[4200];
+        char final[4096], wpath[4200];
+        ntk_error e;
         snprintf(final, sizeof final, "%s.%s", base, exts[f]);
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%s", base, (long)getpid(), exts[f]);
-        begin(devs[f], tmp);
-        draw(ctx);
-        plend();
-        FILE *t = fopen(tmp, "rb");
-        long sz = -1;
-        if (t) {
-            fseek(t, 0, SEEK_END);
-            sz = ftell(t);
-            fclose(t);
-        }
-        if (sz <= 0) {
-            remove(tmp);
-            snprintf(err, errn, "%s: the plot could not be written (PLplot %s driver)", final, devs[f]);
+        if (ntk_outputs_path(o, final, wpath, sizeof wpath, &e)) {
+            snprintf(err, errn, "%s", e.msg);
             return -1;
         }
-        if (rename(tmp, final) != 0) {
-            remove(tmp);
-            snprintf(err, errn, "%s: cannot rename the plot into place", final);
+        begin(devs[f], wpath);
+        draw(ctx);
+        plend();
+        struct stat sb; /* PLplot reports no errors: an empty file is its failure */
+        if (stat(wpath, &sb) != 0 || sb.st_size <= 0) {
+            ntk_outputs_fail(o);
+            snprintf(err, errn, "%s: the plot could not be written (PLplot %s driver)", final, devs[f]);
             return -1;
         }
     }
@@ -147,9 +146,9 @@ static void draw_functions(const void *vctx)
     free(hi);
 }
 
-int plot_functions(const char *base, const plot_functions_data *d, char *err, size_t errn)
+int plot_functions(ntk_outputs *o, const char *base, const plot_functions_data *d, char *err, size_t errn)
 {
-    return render(base, draw_functions, d, err, errn);
+    return render(o, base, draw_functions, d, err, errn);
 }
 
 /* ---------------------------------------------------------------- (b) */
@@ -203,9 +202,9 @@ static void draw_gaps(const void *vctx)
     plschr(0, 0.9);
 }
 
-int plot_gaps(const char *base, const plot_gaps_data *d, char *err, size_t errn)
+int plot_gaps(ntk_outputs *o, const char *base, const plot_gaps_data *d, char *err, size_t errn)
 {
-    return render(base, draw_gaps, d, err, errn);
+    return render(o, base, draw_gaps, d, err, errn);
 }
 
 /* ---------------------------------------------------------------- (c) */
@@ -248,7 +247,7 @@ static void draw_losses(const void *vctx)
     free(ly);
 }
 
-int plot_losses(const char *base, const plot_losses_data *d, char *err, size_t errn)
+int plot_losses(ntk_outputs *o, const char *base, const plot_losses_data *d, char *err, size_t errn)
 {
-    return render(base, draw_losses, d, err, errn);
+    return render(o, base, draw_losses, d, err, errn);
 }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "ntk.h"
+
 typedef struct {
     const char *title, *xlabel;
     size_t M, n_widths, n_train;
@@ -36,8 +38,10 @@ typedef struct {
     const double *loss_inf;        /* steps+1                                */
 } plot_losses_data;
 
-int plot_functions(const char *base, const plot_functions_data *d, char *err, size_t errn);
-int plot_gaps(const char *base, const plot_gaps_data *d, char *err, size_t errn);
-int plot_losses(const char *base, const plot_losses_data *d, char *err, size_t errn);
+/* Each stages BASE.png and BASE.svg in the output set o (committed, or
+ * discarded, by the caller with the run's other files). */
+int plot_functions(ntk_outputs *o, const char *base, const plot_functions_data *d, char *err, size_t errn);
+int plot_gaps(ntk_outputs *o, const char *base, const plot_gaps_data *d, char *err, size_t errn);
+int plot_losses(ntk_outputs *o, const char *base, const plot_losses_data *d, char *err, size_t errn);
 
 #endif

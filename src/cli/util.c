@@ -60,25 +60,34 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, lo
     return 0;
 }
 
+/* --quiet of the running command (set by cli_parse_args): it silences the
+ * notes printed outside the command's own code, as it does the command's. */
+static int cli_quiet;
+
+void cli_set_quiet(int quiet) { cli_quiet = quiet; }
+
+/* Whether a column selection names a header column (then the header was
+ * meant, and needs no note). */
+static int selects_by_name(const ntk_read_opts *ro)
+{
+    if (!ro || !ro->columns) return 0;
+    return ro->columns[strspn(ro->columns, "0123456789-, \t")] != '\0';
+}
+
+/* The commands that take --header auto|yes|no (the note on a detected
+ * header names it only where it exists). */
+static int cli_has_header_flag(const char *cmd)
+{
+    static const char *const with[] = {"kernel", NULL};
+    for (size_t i = 0; with[i]; i++)
+        if (!strcmp(cmd, with[i])) return 1;
+    return 0;
+}
+
 int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro,
                     ntk_matrix *m)
 {
-    ntk_error err;
-    if (ntk_io_read(path, ro, m, &err)) {
-        cli_error(cmd, "%s", err.msg);
-        return -1;
-    }
-    /* Rows are counted in the data (a CSV header row is not counted). */
-    for (size_t i = 0; i < m->rows; i++)
-        for (size_t j = 0; j < m->cols; j++)
-            if (!isfinite(m->data[i * m->cols + j])) {
-                cli_error(cmd, "%s: data row %zu, column %zu: %g is not finite (NaN/Inf inputs are not allowed)",
-                          path, i + 1, j + 1, m->data[i * m->cols + j]);
-                ntk_matrix_free(m);
-                return -1;
-            }
-    (void)flag;
-    return 0;
+    return cli_read_data(cmd, flag, path, ro, NULL, 1.0, m);
 }
 
 char *cli_arch_text(const char *cmd, const char *arg)
@@ -385,6 +394,20 @@ int cli_write_matrix(const char *cmd, const char *path, const double *data, size
     return 0;
 }
 
+int cli_write_all(const char *cmd, const cli_matrix_out *outs, size_t n)
+{
+    ntk_error err;
+    ntk_outputs *o = NULL;
+    ntk_status s = ntk_outputs_create(&o, &err);
+    for (size_t i = 0; i < n && !s; i++)
+        if (outs[i].path)
+            s = ntk_outputs_write_matrix(o, outs[i].path, outs[i].data, outs[i].rows, outs[i].cols, outs[i].ndim,
+                                         &err);
+    if (!s) s = ntk_outputs_commit(o, &err);
+    ntk_outputs_free(o);
+    return s ? cli_error(cmd, "%s", err.msg) : 0;
+}
+
 /* Parses a comma list of positive integers. Returns the count or -1. */
 int cli_parse_size_list(const char *cmd, const char *flag, const char *s, size_t *out, int max)
 {
@@ -469,7 +492,8 @@ int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk
         o.max_rows = rows->count;
     }
     ntk_error err;
-    ntk_status s = ntk_io_read(path, &o, m, &err);
+    ntk_read_info info;
+    ntk_status s = ntk_io_read_info(path, &o, m, &info, &err);
     if (s) {
         if (s == NTK_E_SHAPE && rows && rows->first) /* the range starts past the end of the file */
             cli_error(cmd, "%s %s: %s %s", rows->flag, rows->text, flag, err.msg);
@@ -477,6 +501,10 @@ int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk
             cli_error(cmd, "%s", err.msg);
         return -1;
     }
+    /* a detected header is a row the user may have meant as data: say so */
+    if (info.csv_header_auto && !cli_quiet && !selects_by_name(ro))
+        fprintf(stderr, "ntk %s: note: %s %s: first row taken as a header (%s): none of its fields is a number%s\n",
+                cmd, flag, path, info.csv_names, cli_has_header_flag(cmd) ? "; --header no reads it as data" : "");
     if (rows && rows->strict && m->rows < rows->count) {
         cli_error(cmd, "%s %s: %s %s has %zu rows (rows are counted from 0; STOP is excluded)", rows->flag, rows->text,
                   flag, path, rows->first + m->rows);

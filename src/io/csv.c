@@ -5,9 +5,17 @@
  * endings; a UTF-8 byte-order mark is skipped; fields are split on ',' with
  * RFC 4180 double quotes honoured ("a,b" and "" inside quotes), surrounding
  * whitespace dropped; numbers go through strtod and must use the whole
- * field. The first row is a header when asked, or (auto) when one of its
- * non-empty fields is not a number. Rows and columns in messages are the
- * 1-based line number in the file and field position in the line.
+ * field. The first row is a header when asked (csv_header 1), never
+ * (0), or (auto, -1) when none of its fields looks like a number and at
+ * least one is not empty. A field looks like a number when strtod takes all
+ * of it ("1.5", "nan", "-inf", "0x10"), or when it starts like one: a
+ * digit, after an optional sign and an optional '.' ("2 3", "1.5.3",
+ * "1st"). So a first row that holds a single number is data, never a
+ * dropped header: "1,2 3" is row 1 with a bad field (column 2), not a
+ * header. Leading UTF-8 byte-order marks (one, or several from a file
+ * converted twice) are skipped. ntk_io_read_info tells the caller whether
+ * a header was skipped, and its names. Rows and columns in messages are
+ * the 1-based line number in the file and field position in the line.
  * Only the selected columns need to be numbers, so a label column can be
  * skipped with a selection. Parsing and printing use the "C" locale (a
  * per-thread uselocale), so a program that called setlocale() still reads
@@ -115,13 +123,62 @@ static int parse_number(const char *s, double *v)
     return end != s && *end == '\0';
 }
 
-static ntk_status not_a_number(const char *path, size_t row, size_t col, const char *s,
-                               ntk_error *err)
+/* Whether a field is, or starts like, a number (the auto header rule). */
+static int looks_numeric(const char *s)
 {
+    double v;
+    if (parse_number(s, &v)) return 1;
+    if (*s == '+' || *s == '-') s++;
+    if (*s == '.') s++;
+    return *s >= '0' && *s <= '9';
+}
+
+/* why: 0, or the 1-based column of a numeric field that made an automatic
+ * first row data (the message then says why the row was not a header). */
+static ntk_status not_a_number(const char *path, size_t row, size_t col, const char *s,
+                               size_t why, ntk_error *err)
+{
+    char because[96] = "";
+    if (why)
+        snprintf(because, sizeof because, " (the first row is data, not a header: column %zu looks "
+                 "numeric)", why);
     if (!*s)
-        return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: empty field", path, row, col);
-    return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%.40s%s' is not a number", path,
-                    row, col, s, strlen(s) > 40 ? "..." : "");
+        return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: empty field%s", path, row, col,
+                        because);
+    return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%.40s%s' is not a number%s", path,
+                    row, col, s, strlen(s) > 40 ? "..." : "", because);
+}
+
+/* Decides whether the first row (split in fl) is a header; *why gets the
+ * column of the first numeric-looking field when auto mode finds none. */
+static int is_header(const field_list *fl, int mode, size_t *why)
+{
+    *why = 0;
+    if (mode >= 0) return mode;
+    int text = 0;
+    for (size_t j = 0; j < fl->n; j++) {
+        if (looks_numeric(fl->v[j])) {
+            *why = j + 1;
+            return 0;
+        }
+        text |= *fl->v[j] != '\0';
+    }
+    return text;
+}
+
+/* The header's names for ntk_read_info: comma separated, cut with "...". */
+static void header_text(const field_list *fl, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t j = 0; j < fl->n; j++) {
+        size_t len = strlen(fl->v[j]);
+        if (k + len + (j ? 1 : 0) + 4 >= n) {
+            snprintf(buf + k, n - k, "%s...", j ? "," : "");
+            return;
+        }
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", j ? "," : "", fl->v[j]);
+    }
 }
 
 typedef struct {
@@ -163,9 +220,9 @@ static ntk_status save_names(csv_state *s, const char *path, ntk_error *err)
 }
 
 static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_opts *opts,
-                                ntk_matrix *out, ntk_error *err)
+                                ntk_matrix *out, ntk_read_info *info, ntk_error *err)
 {
-    size_t row = 0, rows = 0, blank = 0, nfields = 0, seen = 0; /* seen: data rows so far */
+    size_t row = 0, rows = 0, blank = 0, nfields = 0, why = 0, seen = 0; /* seen: data rows so far */
     int have_first = 0;
     ntk_status st;
     for (;;) {
@@ -182,7 +239,11 @@ static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_o
             return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu: NUL byte (not a text file?)", path,
                             row);
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (row == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) line += 3;
+        if (row == 1) /* byte-order marks, possibly doubled by a second conversion */
+            while (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+                line += 3;
+                len -= 3;
+            }
 
         const char *q = line;
         while (is_space((unsigned char)*q)) q++;
@@ -196,13 +257,11 @@ static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_o
         if (!have_first) {
             have_first = 1;
             nfields = s->fl.n;
-            int header = opts->csv_header;
-            if (header < 0) {
-                header = 0;
-                for (size_t j = 0; j < s->fl.n && !header; j++) {
-                    double v;
-                    header = *s->fl.v[j] && !parse_number(s->fl.v[j], &v);
-                }
+            int header = is_header(&s->fl, opts->csv_header, &why);
+            if (header && info) {
+                info->csv_header = 1;
+                info->csv_header_auto = opts->csv_header < 0;
+                header_text(&s->fl, info->csv_names, sizeof info->csv_names);
             }
             if (header && (st = save_names(s, path, err))) return st;
             if ((st = ntk_io_select(path, opts->columns, s->names, nfields, &s->sel, &s->nsel, err)))
@@ -226,7 +285,7 @@ static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_o
         for (size_t k = 0; k < s->nsel; k++) {
             const char *fld = s->fl.v[s->sel[k]];
             if (!parse_number(fld, &s->vals[s->nvals + k]))
-                return not_a_number(path, row, s->sel[k] + 1, fld, err);
+                return not_a_number(path, row, s->sel[k] + 1, fld, seen == 1 ? why : 0, err);
         }
         s->nvals += s->nsel;
         rows++;
@@ -246,14 +305,14 @@ static ntk_status csv_read_rows(csv_state *s, const char *path, const ntk_read_o
 }
 
 ntk_status ntk_csv_read(const char *path, const ntk_read_opts *opts, ntk_matrix *out,
-                        ntk_error *err)
+                        ntk_read_info *info, ntk_error *err)
 {
     csv_state s = {0};
     s.f = fopen(path, "rb");
     if (!s.f) return ntk_io_errno(err, path, "cannot open", errno);
     c_locale loc;
     c_locale_push(&loc);
-    ntk_status st = csv_read_rows(&s, path, opts, out, err);
+    ntk_status st = csv_read_rows(&s, path, opts, out, info, err);
     c_locale_pop(&loc);
     csv_state_free(&s);
     return st;

@@ -1,9 +1,8 @@
 /*
  * io.c — ntk_io_read / ntk_io_write: choose the format by name (.npy, .csv,
- * IDX), apply a column selection and a row limit, and write atomically (a
- * temporary file made by mkstemp next to the target, then rename(), so that
- * `path` holds either its old content or the complete new one, never a
- * partial file).
+ * IDX), apply a column selection and a row limit, and write through an
+ * output set (outputs.c), so that `path` holds either its old content or
+ * the complete new one, never a partial file.
  */
 #include "io/io_internal.h"
 
@@ -217,6 +216,13 @@ static ntk_status select_npy(const char *path, const char *spec, ntk_matrix *m, 
 ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts, ntk_matrix *out,
                        ntk_error *err)
 {
+    return ntk_io_read_info(path, opts, out, NULL, err);
+}
+
+ntk_status ntk_io_read_info(const char *path, const ntk_read_opts *opts, ntk_matrix *out,
+                            ntk_read_info *info, ntk_error *err)
+{
+    if (info) memset(info, 0, sizeof *info);
     if (out) {
         out->data = NULL;
         out->rows = out->cols = 0;
@@ -236,7 +242,7 @@ ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts, ntk_matrix *
         st = ntk_npy_read_rows(path, opts->first_row, opts->max_rows, out, err);
         if (st == NTK_OK && opts->columns) st = select_npy(path, opts->columns, out, err);
         break;
-    case FMT_CSV: st = ntk_csv_read(path, opts, out, err); break;
+    case FMT_CSV: st = ntk_csv_read(path, opts, out, info, err); break;
     case FMT_IDX:
         st = ntk_idx_read_rows(path, opts->first_row, opts->max_rows, out, err);
         if (st == NTK_OK && opts->columns) st = select_npy(path, opts->columns, out, err);
@@ -254,71 +260,12 @@ ntk_status ntk_io_read(const char *path, const ntk_read_opts *opts, ntk_matrix *
         out->data = NULL;
         out->rows = out->cols = 0;
         out->ndim = 0;
+        if (info) memset(info, 0, sizeof *info);
     }
     return st;
 }
 
-/* ------------------------------------------------------------ atomic write */
-
-/* mkstemp makes files 0600; give the new file the mode the old one had, or
- * what creat() would have (0666 less the umask). The umask is read from
- * /proc rather than by umask(), which would change it for every thread. */
-static mode_t new_file_mode(const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return sb.st_mode & 07777;
-    mode_t mask = 022;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "Umask:", 6) == 0) {
-                mask = (mode_t)strtoul(line + 6, NULL, 8) & 0777;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    return 0666 & ~mask;
-}
-
-ntk_status ntk_io_write_atomic(const char *path, ntk_io_emit_fn emit, const void *ctx,
-                               ntk_error *err)
-{
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof suffix);
-    if (!tmp) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof suffix);
-    mode_t mode = new_file_mode(path);
-
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        ntk_status st = ntk_io_errno(err, path, "cannot create a temporary file", errno);
-        free(tmp);
-        return st;
-    }
-    (void)fchmod(fd, mode); /* cosmetic: a failure leaves it 0600 */
-    FILE *f = fdopen(fd, "wb");
-    ntk_status st;
-    if (!f) {
-        st = ntk_io_errno(err, path, "cannot open the temporary file", errno);
-        close(fd);
-    } else {
-        st = emit(f, path, ctx, err);
-        errno = 0;
-        if (st == NTK_OK && (fflush(f) != 0 || ferror(f)))
-            st = ntk_io_errno(err, path, "write failed", errno);
-        errno = 0;
-        if (fclose(f) != 0 && st == NTK_OK) st = ntk_io_errno(err, path, "write failed", errno);
-    }
-    if (st == NTK_OK && rename(tmp, path) != 0)
-        st = ntk_io_errno(err, path, "cannot rename the temporary file into place", errno);
-    if (st != NTK_OK) unlink(tmp);
-    free(tmp);
-    return st;
-}
+/* ------------------------------------------------------------ writing */
 
 typedef struct {
     io_format fmt;
@@ -334,8 +281,9 @@ static ntk_status emit_matrix(FILE *f, const char *path, const void *ctx, ntk_er
                              : ntk_csv_write(f, path, m->data, m->rows, m->cols, m->ndim, err);
 }
 
-ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_t cols,
-                        int ndim, ntk_error *err)
+/* Checks the arguments of a matrix write; fills *m. */
+static ntk_status matrix_args(const char *path, const double *data, size_t rows, size_t cols, int ndim,
+                              matrix_emit *m, ntk_error *err)
 {
     if (!path) return ntk_fail(err, NTK_E_INVAL, "ntk_io_write: path must not be NULL");
     io_format fmt = format_of(path);
@@ -351,6 +299,27 @@ ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_
         return ntk_fail(err, NTK_E_INVAL, "%s: a %zu x %zu matrix is too large", path, rows, cols);
     if (!data && bytes)
         return ntk_fail(err, NTK_E_INVAL, "%s: data must not be NULL", path);
-    matrix_emit m = {fmt, data, rows, cols, ndim};
-    return ntk_io_write_atomic(path, emit_matrix, &m, err);
+    matrix_emit e = {fmt, data, rows, cols, ndim};
+    *m = e;
+    return NTK_OK;
+}
+
+ntk_status ntk_io_write(const char *path, const double *data, size_t rows, size_t cols,
+                        int ndim, ntk_error *err)
+{
+    matrix_emit m;
+    ntk_status st = matrix_args(path, data, rows, cols, ndim, &m, err);
+    return st ? st : ntk_io_write_atomic(path, emit_matrix, &m, err);
+}
+
+ntk_status ntk_outputs_write_matrix(ntk_outputs *o, const char *path, const double *data, size_t rows,
+                                    size_t cols, int ndim, ntk_error *err)
+{
+    matrix_emit m;
+    ntk_status st = matrix_args(path, data, rows, cols, ndim, &m, err);
+    if (st) {
+        ntk_outputs_fail(o);
+        return st;
+    }
+    return ntk_outputs_write(o, path, emit_matrix, &m, err);
 }

@@ -554,8 +554,9 @@ ntk_status ntk_npy_parse_mem(const char *label, const unsigned char *buf, size_t
 
 /* ------------------------------------------------------------ writing */
 
-ntk_status ntk_npy_write(FILE *f, const char *path, const double *data, size_t rows,
-                         size_t cols, int ndim, ntk_error *err)
+int ntk_host_is_big_endian(void) { return host_is_big(); }
+
+size_t ntk_npy_header(unsigned char *head, size_t rows, size_t cols, int ndim)
 {
     /* Byte for byte what numpy.save writes for a float64 C-order array: the
      * dict with sorted keys, then spaces and '\n' so that the data starts at
@@ -563,26 +564,33 @@ ntk_status ntk_npy_write(FILE *f, const char *path, const double *data, size_t r
      * also reserves up to 21 spaces for growing the first axis, but for a
      * 1-D or 2-D dict those never cross a 64-byte boundary, so they only
      * move spaces around and need no code here. */
-    char head[256];
+    char *h = (char *)head;
     size_t pre = NPY_MAGIC_LEN + 2 + 2;
     int len = ndim == 1
-        ? snprintf(head + pre, sizeof head - pre,
+        ? snprintf(h + pre, NTK_NPY_HEADER_MAX - pre,
                    "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }", rows)
-        : snprintf(head + pre, sizeof head - pre,
+        : snprintf(h + pre, NTK_NPY_HEADER_MAX - pre,
                    "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu, %zu), }", rows, cols);
-    if (len < 0 || (size_t)len + 1 + NPY_ALIGN > sizeof head - pre)
-        return ntk_fail(err, NTK_E_INTERNAL, "%s: .npy header does not fit", path);
+    if (len < 0 || (size_t)len + 1 + NPY_ALIGN > NTK_NPY_HEADER_MAX - pre) return 0;
     size_t dict = (size_t)len;
     size_t pad = NPY_ALIGN - (pre + dict + 1) % NPY_ALIGN;
     size_t hlen = dict + pad + 1;
-    memcpy(head, NPY_MAGIC "\x01\x00", NPY_MAGIC_LEN + 2);
-    head[8] = (char)(hlen & 0xff);
-    head[9] = (char)(hlen >> 8);
-    memset(head + pre + dict, ' ', pad);
-    head[pre + hlen - 1] = '\n';
+    memcpy(h, NPY_MAGIC "\x01\x00", NPY_MAGIC_LEN + 2);
+    h[8] = (char)(hlen & 0xff);
+    h[9] = (char)(hlen >> 8);
+    memset(h + pre + dict, ' ', pad);
+    h[pre + hlen - 1] = '\n';
+    return pre + hlen;
+}
 
+ntk_status ntk_npy_write(FILE *f, const char *path, const double *data, size_t rows,
+                         size_t cols, int ndim, ntk_error *err)
+{
+    unsigned char head[NTK_NPY_HEADER_MAX];
+    size_t hl = ntk_npy_header(head, rows, cols, ndim);
+    if (!hl) return ntk_fail(err, NTK_E_INTERNAL, "%s: .npy header does not fit", path);
     errno = 0;
-    if (fwrite(head, 1, pre + hlen, f) != pre + hlen)
+    if (fwrite(head, 1, hl, f) != hl)
         return ntk_io_errno(err, path, "write failed", errno);
 
     size_t n = rows * cols; /* the caller checked it for overflow */

@@ -10,13 +10,24 @@
  * a zip64 end record found through a 20-byte locator before the end record.
  *
  * Writing reproduces np.savez byte for byte (numpy 1.26, Python 3.11
- * zipfile): numpy opens every member with force_zip64=True, so each local
- * header says "version 4.5", has 0xffffffff in its size fields and a
- * 20-byte zip64 extra with the real sizes; the central directory has plain
- * 32-bit sizes, version 4.5 made by Unix, mode 0600, the date 1980-01-01
- * 00:00 (a ZipInfo's default), and no zip64 end record. Members are stored
- * (method 0). Nothing past 4 GiB is written, so zip64 is never needed
- * beyond that local extra field.
+ * zipfile), at every size: numpy opens every member with force_zip64=True,
+ * so each local header says "version 4.5", has 0xffffffff in its size
+ * fields and a 20-byte zip64 extra with the real sizes; the central
+ * directory has version 4.5 made by Unix, mode 0600, the date 1980-01-01
+ * 00:00 (a ZipInfo's default), and plain 32-bit sizes and offsets — except
+ * where zipfile's rule needs zip64: a member of more than ZIP64_LIMIT =
+ * 2^31 − 1 bytes gets both sizes, a member starting past it its offset, in
+ * a zip64 extra (tag 1) of the central directory, with 0xffffffff in the
+ * 32-bit fields; more than 65535 members, or a central directory starting
+ * or ending past 2^31 − 1, adds a zip64 end record and its locator before
+ * the end record (whose fields then saturate). Members are stored (method
+ * 0). npz_write_limits lowers those limits, as tests of zipfile do, so a
+ * small archive carries every zip64 record.
+ *
+ * A member added by reference (ntk_npz_add_array_ref) holds only its .npy
+ * header; its data is streamed from the caller's array when the archive is
+ * written (a 6 GB model is not copied), its CRC-32 computed on the way and
+ * written back into the local header.
  *
  * Reading trusts the central directory (sizes, CRC, offsets: that is what
  * zipfile does, and local sizes may be 0xffffffff or deferred to a data
@@ -69,10 +80,18 @@
 
 typedef struct {
     char *name;          /* NUL-terminated (a name never holds a NUL) */
-    unsigned char *data; /* size bytes */
+    unsigned char *data; /* size bytes: the member, or a reference's .npy header */
     size_t size;
-    uint32_t crc;
+    int is_ref;          /* added by ntk_npz_add_array_ref:                       */
+    const double *ref;   /* nref doubles after the header (not owned)             */
+    size_t nref, rows, cols;
+    int ndim;
+    uint32_t crc;        /* of the whole member (a reference: of its header; the
+                            rest is found on writing)                             */
 } npz_member;
+
+/* The member's size in the archive. */
+static uint64_t member_size(const npz_member *m) { return (uint64_t)m->size + 8 * (uint64_t)m->nref; }
 
 struct ntk_npz {
     char *label; /* the path it was read from, for messages */
@@ -234,6 +253,7 @@ static ntk_status add_member(ntk_npz *z, const char *name, unsigned char *data, 
         return st;
     }
     npz_member *m = &z->m[z->n++];
+    memset(m, 0, sizeof *m);
     m->name = copy;
     m->data = data;
     m->size = n;
@@ -308,6 +328,55 @@ ntk_status ntk_npz_add_array(ntk_npz *z, const char *name, const double *data, s
     return st;
 }
 
+ntk_status ntk_npz_add_array_ref(ntk_npz *z, const char *name, const double *data, size_t rows,
+                                 size_t cols, int ndim, ntk_error *err)
+{
+    if (!z || !name)
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_add_array_ref: archive and name must not be NULL");
+    size_t len = strlen(name);
+    char *member = malloc(len + 5);
+    if (!member) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
+    memcpy(member, name, len);
+    memcpy(member + len, ".npy", 5);
+    char sb[SHOWN_MAX + 1];
+    ntk_status st = NTK_OK;
+    size_t bytes;
+    if (len == 0)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: an array name must not be empty", z->label);
+    else if (ndim != 1 && ndim != 2)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: member '%s': ndim must be 1 or 2, not %d", z->label,
+                      shown(member, len + 4, sb), ndim);
+    else if (ndim == 1 && cols != 1)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: member '%s': a 1-D array has 1 column, not %zu", z->label,
+                      shown(member, len + 4, sb), cols);
+    else if (ntk_mul_size(rows, cols, sizeof(double), &bytes))
+        st = ntk_fail(err, NTK_E_INVAL, "%s: member '%s': a %zu x %zu matrix is too large", z->label,
+                      shown(member, len + 4, sb), rows, cols);
+    else if (!data && bytes)
+        st = ntk_fail(err, NTK_E_INVAL, "%s: member '%s': data must not be NULL", z->label,
+                      shown(member, len + 4, sb));
+    unsigned char *head = NULL;
+    size_t hlen = 0;
+    if (st == NTK_OK) {
+        head = malloc(NTK_NPY_HEADER_MAX);
+        if (!head) st = ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
+        else if (!(hlen = ntk_npy_header(head, rows, cols, ndim)))
+            st = ntk_fail(err, NTK_E_INTERNAL, "%s: .npy header does not fit", z->label);
+    }
+    if (st == NTK_OK) st = add_member(z, member, head, hlen, err); /* takes head */
+    else free(head);
+    free(member);
+    if (st) return st;
+    npz_member *m = &z->m[z->n - 1];
+    m->is_ref = 1;
+    m->ref = data;
+    m->nref = rows * cols;
+    m->rows = rows;
+    m->cols = cols;
+    m->ndim = ndim;
+    return NTK_OK;
+}
+
 /* ------------------------------------------------------------ writing */
 
 static size_t local_len(const npz_member *m)
@@ -329,98 +398,225 @@ static ntk_status put(FILE *f, const char *path, const void *p, size_t n, ntk_er
     return NTK_OK;
 }
 
+/* What a write needs besides the archive: zipfile's limits (the largest
+ * size or offset, and member count, written without zip64) and, per
+ * member, its CRC and offset as written. */
+typedef struct {
+    const ntk_npz *z;
+    uint64_t limit, count_limit;
+    uint32_t *crc;
+    uint64_t *off;
+} npz_emit;
+
+#define STREAM_CHUNK ((size_t)1 << 23) /* doubles per fwrite of a reference (64 MiB) */
+
+/* A reference's data, little-endian, with its CRC (crc: of the header). */
+static ntk_status put_ref(FILE *f, const char *path, const npz_member *m, uint32_t *crc, ntk_error *err)
+{
+    uLong c = *crc;
+    unsigned char buf[8 * 512];
+    const int big = ntk_host_is_big_endian();
+    for (size_t k = 0; k < m->nref;) {
+        size_t n = m->nref - k < STREAM_CHUNK ? m->nref - k : STREAM_CHUNK;
+        const unsigned char *p = (const unsigned char *)(m->ref + k);
+        if (big) { /* swap through a small buffer */
+            n = n < 512 ? n : 512;
+            for (size_t i = 0; i < n; i++) {
+                uint64_t b;
+                memcpy(&b, &m->ref[k + i], 8);
+                put64(buf + 8 * i, b);
+            }
+            p = buf;
+        }
+        c = crc32(c, p, (uInt)(8 * n)); /* 8·2^23 < 2^32 */
+        ntk_status st = put(f, path, p, 8 * n, err);
+        if (st) return st;
+        k += n;
+    }
+    *crc = (uint32_t)c;
+    return NTK_OK;
+}
+
+/* Local header, name, zip64 extra and data of member i at offset off. */
+static ntk_status emit_member(FILE *f, const char *path, const npz_emit *e, size_t i, uint64_t off,
+                              ntk_error *err)
+{
+    const npz_member *m = &e->z->m[i];
+    size_t nl = strlen(m->name);
+    uint64_t size = member_size(m);
+    unsigned char h[LOCAL_LEN + ZIP64_LOCAL_EXTRA], *p = h;
+    p = put32(p, SIG_LOCAL);
+    p = put16(p, ZIP_VERSION);
+    p = put16(p, flags_of(m->name));
+    p = put16(p, 0); /* stored */
+    p = put16(p, 0); /* 00:00 */
+    p = put16(p, ZIP_DATE);
+    p = put32(p, m->crc); /* a reference's is completed and written back below */
+    p = put32(p, ZIP_LIMIT); /* sizes: in the zip64 extra */
+    p = put32(p, ZIP_LIMIT);
+    p = put16(p, (unsigned)nl);
+    p = put16(p, ZIP64_LOCAL_EXTRA);
+    ntk_status st;
+    if ((st = put(f, path, h, LOCAL_LEN, err)) || (st = put(f, path, m->name, nl, err))) return st;
+    p = h;
+    p = put16(p, ZIP64_TAG);
+    p = put16(p, 16);
+    p = put64(p, size); /* uncompressed, then compressed */
+    p = put64(p, size);
+    if ((st = put(f, path, h, ZIP64_LOCAL_EXTRA, err)) || (st = put(f, path, m->data, m->size, err)))
+        return st;
+    e->crc[i] = m->crc;
+    if (!m->nref) return NTK_OK; /* complete: no data after the header */
+    if ((st = put_ref(f, path, m, &e->crc[i], err))) return st;
+    /* the CRC into the local header, then back to the end */
+    uint64_t end = off + local_len(m) + size;
+    unsigned char c4[4];
+    put32(c4, e->crc[i]);
+    errno = 0;
+    if (off + 14 > (uint64_t)INT64_MAX || end > (uint64_t)INT64_MAX || fseeko(f, (off_t)(off + 14), SEEK_SET) != 0 ||
+        fwrite(c4, 1, 4, f) != 4 || fseeko(f, (off_t)end, SEEK_SET) != 0)
+        return ntk_io_errno(err, path, "write failed", errno);
+    return NTK_OK;
+}
+
+/* One central directory entry (zipfile's _write_end_record). */
+static ntk_status emit_central(FILE *f, const char *path, const npz_emit *e, size_t i, uint64_t *cd_size,
+                               ntk_error *err)
+{
+    const npz_member *m = &e->z->m[i];
+    size_t nl = strlen(m->name);
+    uint64_t size = member_size(m), off = e->off[i], x[3];
+    unsigned nx = 0;
+    uint32_t size32 = (uint32_t)size, off32 = (uint32_t)off;
+    if (size > e->limit) {
+        x[nx++] = size;
+        x[nx++] = size;
+        size32 = ZIP_LIMIT;
+    }
+    if (off > e->limit) {
+        x[nx++] = off;
+        off32 = ZIP_LIMIT;
+    }
+    unsigned char h[CENTRAL_LEN + 4 + 24], *p = h;
+    p = put32(p, SIG_CENTRAL);
+    p = put16(p, ZIP_MADE_BY);
+    p = put16(p, ZIP_VERSION);
+    p = put16(p, flags_of(m->name));
+    p = put16(p, 0);
+    p = put16(p, 0);
+    p = put16(p, ZIP_DATE);
+    p = put32(p, e->crc[i]);
+    p = put32(p, size32);
+    p = put32(p, size32);
+    p = put16(p, (unsigned)nl);
+    p = put16(p, nx ? 4 + 8 * nx : 0); /* extra */
+    p = put16(p, 0); /* comment */
+    p = put16(p, 0); /* disk */
+    p = put16(p, 0); /* internal attributes */
+    p = put32(p, ZIP_MODE);
+    p = put32(p, off32);
+    ntk_status st;
+    if ((st = put(f, path, h, CENTRAL_LEN, err)) || (st = put(f, path, m->name, nl, err))) return st;
+    *cd_size += CENTRAL_LEN + nl;
+    if (!nx) return NTK_OK;
+    p = h;
+    p = put16(p, ZIP64_TAG);
+    p = put16(p, 8 * nx);
+    for (unsigned k = 0; k < nx; k++) p = put64(p, x[k]);
+    *cd_size += 4 + 8 * nx;
+    return put(f, path, h, 4 + 8 * nx, err);
+}
+
 static ntk_status emit_npz(FILE *f, const char *path, const void *ctx, ntk_error *err)
 {
-    const ntk_npz *z = ctx;
-    unsigned char h[CENTRAL_LEN];
+    const npz_emit *e = ctx;
+    const ntk_npz *z = e->z;
     ntk_status st;
     uint64_t off = 0;
     for (size_t i = 0; i < z->n; i++) {
-        const npz_member *m = &z->m[i];
-        size_t nl = strlen(m->name);
-        unsigned char *p = h;
-        p = put32(p, SIG_LOCAL);
+        e->off[i] = off;
+        if ((st = emit_member(f, path, e, i, off, err))) return st;
+        off += local_len(&z->m[i]) + member_size(&z->m[i]);
+    }
+    uint64_t cd_off = off, cd_size = 0, count = z->n;
+    for (size_t i = 0; i < z->n; i++)
+        if ((st = emit_central(f, path, e, i, &cd_size, err))) return st;
+    unsigned char h[END64_LEN], *p;
+    if (count > e->count_limit || cd_off > e->limit || cd_size > e->limit) {
+        p = h; /* zip64 end record, then its locator */
+        p = put32(p, SIG_END64);
+        p = put64(p, END64_LEN - 12); /* the size of the rest of the record */
         p = put16(p, ZIP_VERSION);
-        p = put16(p, flags_of(m->name));
-        p = put16(p, 0); /* stored */
-        p = put16(p, 0); /* 00:00 */
-        p = put16(p, ZIP_DATE);
-        p = put32(p, m->crc);
-        p = put32(p, ZIP_LIMIT); /* sizes: in the zip64 extra */
-        p = put32(p, ZIP_LIMIT);
-        p = put16(p, (unsigned)nl);
-        p = put16(p, ZIP64_LOCAL_EXTRA);
-        if ((st = put(f, path, h, LOCAL_LEN, err)) || (st = put(f, path, m->name, nl, err)))
-            return st;
+        p = put16(p, ZIP_VERSION);
+        p = put32(p, 0); /* this disk */
+        p = put32(p, 0); /* the directory's disk */
+        p = put64(p, count);
+        p = put64(p, count);
+        p = put64(p, cd_size);
+        p = put64(p, cd_off);
+        if ((st = put(f, path, h, END64_LEN, err))) return st;
         p = h;
-        p = put16(p, ZIP64_TAG);
-        p = put16(p, 16);
-        p = put64(p, m->size); /* uncompressed, then compressed */
-        p = put64(p, m->size);
-        if ((st = put(f, path, h, ZIP64_LOCAL_EXTRA, err)) ||
-            (st = put(f, path, m->data, m->size, err)))
-            return st;
-        off += local_len(m) + m->size;
+        p = put32(p, SIG_LOCATOR64);
+        p = put32(p, 0);
+        p = put64(p, cd_off + cd_size); /* where the zip64 end record is */
+        p = put32(p, 1); /* disks */
+        if ((st = put(f, path, h, LOCATOR64_LEN, err))) return st;
+        if (count > 0xffff) count = 0xffff;
+        if (cd_size > ZIP_LIMIT) cd_size = ZIP_LIMIT;
+        if (cd_off > ZIP_LIMIT) cd_off = ZIP_LIMIT;
     }
-    uint64_t cd_off = off, cd_size = 0;
-    off = 0;
-    for (size_t i = 0; i < z->n; i++) {
-        const npz_member *m = &z->m[i];
-        size_t nl = strlen(m->name);
-        unsigned char *p = h;
-        p = put32(p, SIG_CENTRAL);
-        p = put16(p, ZIP_MADE_BY);
-        p = put16(p, ZIP_VERSION);
-        p = put16(p, flags_of(m->name));
-        p = put16(p, 0);
-        p = put16(p, 0);
-        p = put16(p, ZIP_DATE);
-        p = put32(p, m->crc);
-        p = put32(p, (uint32_t)m->size);
-        p = put32(p, (uint32_t)m->size);
-        p = put16(p, (unsigned)nl);
-        p = put16(p, 0); /* extra */
-        p = put16(p, 0); /* comment */
-        p = put16(p, 0); /* disk */
-        p = put16(p, 0); /* internal attributes */
-        p = put32(p, ZIP_MODE);
-        p = put32(p, (uint32_t)off);
-        if ((st = put(f, path, h, CENTRAL_LEN, err)) || (st = put(f, path, m->name, nl, err)))
-            return st;
-        off += local_len(m) + m->size;
-        cd_size += CENTRAL_LEN + nl;
-    }
-    unsigned char *p = h;
+    p = h;
     p = put32(p, SIG_END);
     p = put16(p, 0);
     p = put16(p, 0);
-    p = put16(p, (unsigned)z->n);
-    p = put16(p, (unsigned)z->n);
+    p = put16(p, (unsigned)count);
+    p = put16(p, (unsigned)count);
     p = put32(p, (uint32_t)cd_size);
     p = put32(p, (uint32_t)cd_off);
     p = put16(p, 0); /* comment */
     return put(f, path, h, END_LEN, err);
 }
 
+/* Writes z to `path` in the set o (NULL: a set of its own) with zipfile's
+ * limits `limit` (sizes and offsets) and `count_limit` (members). */
+static ntk_status write_npz(ntk_outputs *o, const ntk_npz *z, const char *path, uint64_t limit,
+                            uint64_t count_limit, ntk_error *err)
+{
+    if (!z || !path) {
+        ntk_outputs_fail(o);
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_write: archive and path must not be NULL");
+    }
+    npz_emit e = {z, limit, count_limit, malloc((z->n ? z->n : 1) * sizeof *e.crc),
+                  malloc((z->n ? z->n : 1) * sizeof *e.off)};
+    ntk_status st;
+    if (!e.crc || !e.off) {
+        ntk_outputs_fail(o);
+        st = ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", path);
+    } else {
+        st = o ? ntk_outputs_write(o, path, emit_npz, &e, err) : ntk_io_write_atomic(path, emit_npz, &e, err);
+    }
+    free(e.crc);
+    free(e.off);
+    return st;
+}
+
+#define ZIPFILE_LIMIT ((uint64_t)0x7fffffff) /* zipfile.ZIP64_LIMIT */
+
 ntk_status ntk_npz_write(const ntk_npz *z, const char *path, ntk_error *err)
 {
-    if (!z || !path)
-        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_write: archive and path must not be NULL");
-    if (z->n > ZIP_MAX_MEMBERS)
-        return ntk_fail(err, NTK_E_INVAL,
-                        "%s: %zu members; at most %u can be written (zip64 is not written)", path,
-                        z->n, ZIP_MAX_MEMBERS);
-    /* Every offset and size is below the archive's size, and must fit a
-     * 32-bit field (where 0xffffffff means "in a zip64 field"). */
-    uint64_t total = END_LEN;
-    for (size_t i = 0; i < z->n; i++)
-        total += local_len(&z->m[i]) + z->m[i].size + CENTRAL_LEN + strlen(z->m[i].name);
-    if (total >= ZIP_LIMIT)
-        return ntk_fail(err, NTK_E_INVAL,
-                        "%s: the archive would be %llu bytes; archives of 4 GiB or more are not "
-                        "supported (zip64 is not written)",
-                        path, (unsigned long long)total);
-    return ntk_io_write_atomic(path, emit_npz, z, err);
+    return write_npz(NULL, z, path, ZIPFILE_LIMIT, ZIP_MAX_MEMBERS, err);
+}
+
+ntk_status ntk_outputs_write_npz(ntk_outputs *o, const ntk_npz *z, const char *path, ntk_error *err)
+{
+    if (!o) return ntk_fail(err, NTK_E_INVAL, "ntk_outputs_write_npz: the set must not be NULL");
+    return write_npz(o, z, path, ZIPFILE_LIMIT, ZIP_MAX_MEMBERS, err);
+}
+
+ntk_status ntk_npz_write_limits(const ntk_npz *z, const char *path, uint64_t limit, uint64_t count_limit,
+                                ntk_error *err)
+{
+    return write_npz(NULL, z, path, limit, count_limit, err);
 }
 
 /* ------------------------------------------------------------ reading */
@@ -877,6 +1073,13 @@ ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out
                         shown(name, len, sb), total ? "arrays: " : "it has no arrays",
                         total ? list : "");
     }
+    if (m->is_ref) { /* the caller's array, copied */
+        ntk_status st = ntk_matrix_alloc(out, m->rows, m->cols, err);
+        if (st) return st;
+        if (m->nref) memcpy(out->data, m->ref, m->nref * sizeof *m->ref);
+        out->ndim = m->ndim;
+        return NTK_OK;
+    }
     char label[NTK_ERRMSG_MAX];
     snprintf(label, sizeof label, "%s: member '%s'", z->label, shown(m->name, strlen(m->name), sb));
     return ntk_npy_parse_mem(label, m->data, m->size, out, err);
@@ -895,13 +1098,19 @@ ntk_status ntk_npz_get_bytes(const ntk_npz *z, const char *member, char **data, 
     if (!m)
         return ntk_fail(err, NTK_E_FORMAT, "%s: no member '%s' in the archive", z->label,
                         shown(member, strlen(member), sb));
-    char *copy = malloc(m->size + 1);
+    uint64_t total = member_size(m);
+    char *copy = total < SIZE_MAX ? malloc((size_t)total + 1) : NULL;
     if (!copy)
-        return ntk_fail(err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes", z->label,
-                        shown(m->name, strlen(m->name), sb), m->size);
+        return ntk_fail(err, NTK_E_NOMEM, "%s: member '%s': out of memory for %llu bytes", z->label,
+                        shown(m->name, strlen(m->name), sb), (unsigned long long)total);
     if (m->size) memcpy(copy, m->data, m->size);
-    copy[m->size] = '\0';
+    for (size_t i = 0; i < m->nref; i++) { /* a reference: little-endian doubles */
+        uint64_t b;
+        memcpy(&b, &m->ref[i], 8);
+        put64((unsigned char *)copy + m->size + 8 * i, b);
+    }
+    copy[total] = '\0';
     *data = copy;
-    *n = m->size;
+    *n = (size_t)total;
     return NTK_OK;
 }

@@ -39,7 +39,8 @@
 
 /* ------------------------------------------------------------ saving */
 
-/* Adds the dense layers' blocks of theta under "<prefix>dense<l>.W/.b". */
+/* Adds the dense layers' blocks of theta under "<prefix>dense<l>.W/.b", by
+ * reference: θ streams into the file when it is written, never copied. */
 static ntk_status add_layers(ntk_npz *z, const ntk_net *net, const double *theta, const char *prefix,
                              ntk_error *err)
 {
@@ -47,11 +48,11 @@ static ntk_status add_layers(ntk_npz *z, const ntk_net *net, const double *theta
     for (size_t l = 0; l < net->n_dense; l++) {
         const ntk_dense_info *D = &net->dense[l];
         snprintf(name, sizeof name, "%sdense%zu.W", prefix, l);
-        ntk_status s = ntk_npz_add_array(z, name, theta + D->w_offset, D->n_out, D->n_in, 2, err);
+        ntk_status s = ntk_npz_add_array_ref(z, name, theta + D->w_offset, D->n_out, D->n_in, 2, err);
         if (s) return s;
         if (D->has_bias) {
             snprintf(name, sizeof name, "%sdense%zu.b", prefix, l);
-            if ((s = ntk_npz_add_array(z, name, theta + D->b_offset, D->n_out, 1, 1, err))) return s;
+            if ((s = ntk_npz_add_array_ref(z, name, theta + D->b_offset, D->n_out, 1, 1, err))) return s;
         }
     }
     return NTK_OK;
@@ -78,6 +79,12 @@ static ntk_status check_theta(const ntk_net *net, const double *theta, const cha
 
 ntk_status net_save_model(const ntk_net *net, const ntk_linear *lin, const net_save_info *info, const char *path,
                           ntk_error *err)
+{
+    return net_save_model_to(NULL, net, lin, info, path, err);
+}
+
+ntk_status net_save_model_to(ntk_outputs *o, const ntk_net *net, const ntk_linear *lin, const net_save_info *info,
+                             const char *path, ntk_error *err)
 {
     ntk_error_clear(err);
     if (lin) net = lin->base;
@@ -112,9 +119,10 @@ ntk_status net_save_model(const ntk_net *net, const ntk_linear *lin, const net_s
     if (!(s = ntk_npz_create(&z, err)) && !(s = ntk_npz_add_bytes(z, "arch.txt", spec, alen + 1, err)) &&
         !(s = ntk_npz_add_bytes(z, "meta.txt", meta, strlen(meta), err)) &&
         !(s = add_layers(z, net, theta, "", err)) && !(lin && (s = add_layers(z, net, net->theta, THETA0_PREFIX, err))))
-        s = ntk_npz_write(z, path, err);
+        s = o ? ntk_outputs_write_npz(o, z, path, err) : ntk_npz_write(z, path, err);
     ntk_npz_free(z);
     free(spec);
+    if (s) ntk_outputs_fail(o); /* a failed check above dooms the set too */
     return s;
 }
 

@@ -25,6 +25,9 @@ typedef struct {
  * be NULL). info may be NULL. Written atomically (ntk_npz_write). */
 ntk_status net_save_model(const ntk_net *net, const ntk_linear *lin, const net_save_info *info,
                           const char *path, ntk_error *err);
+/* The same, staged in an output set (committed with the set's other files). */
+ntk_status net_save_model_to(ntk_outputs *o, const ntk_net *net, const ntk_linear *lin,
+                             const net_save_info *info, const char *path, ntk_error *err);
 
 /* Loads either kind: on success exactly one of *net, *lin is set (the
  * other NULL). lin may be NULL, and then a linearized file is an error

@@ -47,7 +47,6 @@
 #define FORMAT_VERSION 1       /* a model of a kernel computed here            */
 #define FORMAT_VERSION_GIVEN 2 /* of a given kernel: the kernel_source lines too */
 #define BLOCK_ELEMS ((size_t)1 << 24) /* test rows per block: rows·N ≤ this (128 MiB a buffer) */
-#define NPZ_LIMIT ((uint64_t)0xFFFFFFFFu) /* ntk_npz_write writes no zip64 */
 
 struct ntk_model {
     ntk_arch *arch;
@@ -701,7 +700,7 @@ ntk_status ntk_model_fit(const ntk_arch *arch, const ntk_model_opts *opts, const
 static ntk_status add_if(ntk_npz *z, const char *name, const double *a, size_t rows, size_t cols, int ndim,
                          ntk_error *err)
 {
-    return a ? ntk_npz_add_array(z, name, a, rows, cols, ndim, err) : NTK_OK;
+    return a ? ntk_npz_add_array_ref(z, name, a, rows, cols, ndim, err) : NTK_OK;
 }
 
 ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
@@ -709,14 +708,6 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
     ntk_error_clear(err);
     if (!m || !path) return ntk_fail(err, NTK_E_INVAL, "ntk_model_save: model and path must not be NULL");
     size_t N = m->N, k = m->k, d = m->d;
-    /* the archive's size, roughly: every array plus headers */
-    uint64_t total = (uint64_t)N * (d + k) + (m->alpha ? N * k : 0) + (m->V ? N + N * N + N * k : 0) +
-                     (m->nngp_xx ? N * N : 0);
-    if (total * 8 + 65536 > NPZ_LIMIT)
-        return ntk_fail(err, NTK_E_INVAL,
-                        "%s: the model would take %.3g GB, over the 4 GiB limit of an .npz without zip64; fit it "
-                        "with inf_only (t = inf only: no N x N arrays) or on fewer points",
-                        path, (double)total * 8 / 1e9);
     size_t sl = 0;
     char *spec = canon_spec(m->arch, &sl);
     char meta[4096];
@@ -734,7 +725,8 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
     ntk_status s;
     if (!(s = ntk_npz_create(&z, err)) && !(s = m->arch ? ntk_npz_add_bytes(z, "arch.txt", spec, sl, err) : NTK_OK) &&
         !(s = ntk_npz_add_bytes(z, "meta.txt", meta, strlen(meta), err)) &&
-        !(s = ntk_npz_add_array(z, "x", m->x, N, d, 2, err)) && !(s = ntk_npz_add_array(z, "y", m->y, N, k, 2, err)) &&
+        /* by reference: the arrays (2·N² doubles at most) stream from the model into the file */
+        !(s = add_if(z, "x", m->x, N, d, 2, err)) && !(s = add_if(z, "y", m->y, N, k, 2, err)) &&
         !(s = add_if(z, "alpha", m->alpha, N, k, 2, err)) && !(s = add_if(z, "eigenvalues", m->lam, N, 1, 1, err)) &&
         !(s = add_if(z, "eigenvectors", m->V, N, N, 2, err)) && !(s = add_if(z, "c", m->c, N, k, 2, err)) &&
         !(s = add_if(z, "nngp_xx", m->nngp_xx, N, N, 2, err)))

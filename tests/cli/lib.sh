@@ -70,8 +70,8 @@ ntk_prefix_ok() {
 #   Runs "$NTK_BIN" ARGS and checks: exit code CODE; stdout empty; stderr is
 #   one line, starting with "ntk:" or "ntk <command>:" (see ntk_commands),
 #   containing every TEXT (fixed strings); OUT (a comma list of paths, or "-"
-#   for none) is as it was before the run and no OUT.tmp.* file is left
-#   behind.
+#   for none) is as it was before the run and no OUT.tmp.* or
+#   OUT.ntk-tmp.* file is left behind.
 expect_error() {
     local name=$1 code=$2 outs=$3
     shift 3
@@ -122,7 +122,9 @@ expect_error() {
         if [ "$after" != "${before[$k]}" ]; then
             if [ "${before[$k]}" = absent ]; then why+=("$p was created"); else why+=("$p was changed"); fi
         fi
-        if compgen -G "$p.tmp.*" >/dev/null; then why+=("temporary file left: $(echo "$p".tmp.*)"); fi
+        if compgen -G "$p.tmp.*" >/dev/null || compgen -G "$p.ntk-tmp.*" >/dev/null; then
+            why+=("temporary file left: $(compgen -G "$p.*tmp.*" | tr '\n' ' ')")
+        fi
     done
 
     if [ ${#why[@]} -eq 0 ]; then

@@ -175,7 +175,7 @@ if [ "$(cat "$W/existing.npz")" = "an old file" ]; then record ok "existing file
 "$NTK_BIN" "${T[@]}" --lr 1000 --steps 500 --log "$L" >"$W/stdout" 2>"$W/stderr"
 rc=$?
 last=$(tail -n 1 "$W/stderr")
-if [ $rc -eq 1 ] && [ ! -e "$S" ] && [ ! -e "$L" ] && ! compgen -G "$L.tmp.*" >/dev/null &&
+if [ $rc -eq 1 ] && [ ! -e "$S" ] && [ ! -e "$L" ] && ! compgen -G "$L.*tmp.*" >/dev/null &&
     grep -q "^ntk train: warning: --lr 1000 exceeds" "$W/stderr" &&
     case $last in "ntk train: training diverged at step "*"smaller learning rate"*"2n/lambda_max = "*) true ;; *) false ;; esac; then
     record ok "train: divergence without --quiet"
