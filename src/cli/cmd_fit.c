@@ -55,7 +55,16 @@ static const char *FIT_HELP =
     "  --limit N          use only the first N rows of --x and --y\n"
     "  --threads N        worker threads (default: all cores); the kernel does not\n"
     "                     depend on it, the factorization (LAPACK) only in the last bits\n"
-    "  --quiet            no summary on stderr\n"
+    "  --quiet            no progress and no summary on stderr (errors still)\n"
+    "  --force            start even when the memory or disk estimate says it will not fit\n"
+    "\n"
+    "Before the kernel is computed, the memory the fit needs at its peak (with the\n"
+    "eigendecomposition ~5·N²·8 bytes for --kernel ntk, 4·N²·8 for nngp; --inf-only\n"
+    "N²·8) is checked against the available memory, and the model's size against\n"
+    "the free disk space: a fit that cannot finish is refused at once. Progress on\n"
+    "stderr: the kernel, then the factorization (flop counts: LAPACK runs as one\n"
+    "piece, so it shows its running time). Ctrl-C (SIGINT) or SIGTERM stops it:\n"
+    "no model is written, exit status 130 or 143.\n"
     "\n"
     "The summary on stderr: N, d, k, the time of the kernel and of the\n"
     "factorization, the smallest and largest eigenvalue of the regularized\n"
@@ -121,7 +130,7 @@ int cmd_fit(int argc, char **argv)
     const char *cmd = "fit";
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *model_s = NULL, *kernel_s = NULL, *lr_s = NULL,
                *ridge_s = NULL, *rmode_s = NULL, *param_s = NULL, *scale_s = NULL, *limit_s = NULL, *threads_s = NULL;
-    int discrete = 0, jitter = 0, inf_only = 0, labels = 0, quiet = 0;
+    int discrete = 0, jitter = 0, inf_only = 0, labels = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},         {"--x", 1, &x_s, NULL},
         {"--y", 1, &y_s, NULL},               {"--model", 1, &model_s, NULL},
@@ -131,7 +140,8 @@ int cmd_fit(int argc, char **argv)
         {"--limit", 1, &limit_s, NULL},       {"--threads", 1, &threads_s, NULL},
         {"--discrete", 0, NULL, &discrete},   {"--jitter", 0, NULL, &jitter},
         {"--inf-only", 0, NULL, &inf_only},   {"--labels", 0, NULL, &labels},
-        {"--quiet", 0, NULL, &quiet},         {NULL, 0, NULL, NULL},
+        {"--quiet", 0, NULL, &quiet},         {"--force", 0, NULL, &force},
+        {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) {
@@ -190,8 +200,28 @@ int cmd_fit(int argc, char **argv)
     }
     size_t N = x.rows, k = y.cols;
     const double *targets = y.data;
+    if (labels && cli_labels(cmd, "--y", y_s, &y, &k)) goto done;
+    {
+        /* before any work: the fit's peak memory and the model file */
+        size_t need = ntk_model_fit_bytes(&mo, N, x.cols, k);
+        if (labels && need != SIZE_MAX) need += N * k * sizeof(double); /* the one-hot targets */
+        char what[160], hint[96] = "";
+        snprintf(what, sizeof what, "N = %zu (%s)", N,
+                 inf_only ? "kernel" : mo.kernel == NTK_MODEL_NTK ? "kernel, eigenvectors, NNGP" : "kernel, eigenvectors");
+        if (!inf_only) {
+            ntk_model_opts io = mo;
+            io.inf_only = 1;
+            size_t ineed = ntk_model_fit_bytes(&io, N, x.cols, k);
+            char ib[48];
+            cli_bytes_text(ib, sizeof ib, ineed);
+            snprintf(hint, sizeof hint, "--inf-only needs %s", ib);
+        }
+        const char *flags[1] = {"--model"}, *paths[1] = {model_s};
+        size_t bytes[1] = {ntk_model_file_bytes(&mo, N, x.cols, k)};
+        if (cli_check_memory(cmd, need, what, hint, force) || cli_check_disk(cmd, flags, paths, bytes, 1, force))
+            goto done;
+    }
     if (labels) {
-        if (cli_labels(cmd, "--y", y_s, &y, &k)) goto done;
         if (!(onehot = calloc(N * k, sizeof *onehot))) {
             cli_error(cmd, "out of memory for %zu x %zu one-hot targets", N, k);
             goto done;
@@ -204,13 +234,17 @@ int cmd_fit(int argc, char **argv)
                 N == 1 ? "" : "s", x.cols, k, k == 1 ? "" : "s", labels ? " (one-hot labels)" : "",
                 mo.kernel == NTK_MODEL_NNGP ? "NNGP" : "NTK", mo.param == NTK_PARAM_STANDARD ? "standard" : "ntk",
                 mo.input_scale != 1.0 ? ", inputs scaled" : "");
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    mo.progress = cli_progress_cb(&pr);
     ntk_status s = ntk_model_fit(arch, &mo, x.data, N, x.cols, targets, k, &model, &err);
     if (s) {
         if (s == NTK_E_NUMERIC && strstr(err.msg, "positive"))
-            cli_error(cmd, "%s (refit with --ridge R, or --jitter)", err.msg);
-        else cli_error(cmd, "%s", err.msg);
+            rc = cli_run_error(&pr, s, "%s (refit with --ridge R, or --jitter)", err.msg);
+        else rc = cli_run_error(&pr, s, "%s", err.msg);
         goto done;
     }
+    cli_progress_done(&pr);
     if (ntk_model_save(model, model_s, &err)) {
         cli_error(cmd, "--model: %s", err.msg);
         goto done;

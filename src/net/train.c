@@ -19,8 +19,8 @@
  * [0, m) by rejecting r < 2⁶⁴ mod m and taking r mod m (exactly uniform).
  *
  * Progress: stage "training", done = updates made of opts->steps, reported
- * before the first and after every update; a cancellation stops before
- * the next update (θ keeps the updates made).
+ * before the first and after every update (after its loss is logged); a
+ * cancellation stops before the next update (θ keeps the updates made).
  *
  * Everything is allocated before the first step. This file adds no
  * dependence on the thread count: its parallel loops are elementwise and
@@ -266,12 +266,13 @@ static ntk_status train_loop(const train_model *M, const ntk_train_opts *o, cons
             loss = 0.5 * inv_n * sq_err(b->out, y, m);
             if (!isfinite(loss)) return diverged(err, step, loss);
             if (o->on_log && is_log_point(o, step) && o->on_log(o->log_ctx, step, loss)) break;
+            /* after the log, so that a callback showing the loss shows this step's */
+            if (step && ntk_progress_report(&o->progress, "training", (double)step, total))
+                return ntk_canceled(err, "training");
             if (step == o->steps) break;
             for (size_t e = 0; e < m; e++) b->G[e] = (b->out[e] - y[e]) * inv_n;
             if ((s = M->backward(M->self, b->G, b->grad, err))) return s;
             update(M->theta, b->v, b->grad, P, o->lr, o->momentum, nt);
-            if (ntk_progress_report(&o->progress, "training", (double)(step + 1), total))
-                return ntk_canceled(err, "training");
         }
         if (final_loss) *final_loss = loss;
         return NTK_OK;
@@ -314,13 +315,13 @@ static ntk_status train_loop(const train_model *M, const ntk_train_opts *o, cons
         for (size_t e = 0; e < m; e++) b->G[e] = (b->out[e] - b->yb[e]) * inv_n;
         if ((s = M->backward(M->self, b->G, b->grad, err))) return s;
         update(M->theta, b->v, b->grad, P, o->lr, o->momentum, nt);
-        if (ntk_progress_report(&o->progress, "training", (double)step, total)) return ntk_canceled(err, "training");
         int last = step == o->steps;
         if (last || (o->on_log && is_log_point(o, step))) {
             if ((s = full_loss(M, x, y, N, B, b->out, &loss, err))) return s;
             if (!isfinite(loss)) return diverged(err, step, loss);
             if (o->on_log && o->on_log(o->log_ctx, step, loss)) break;
         }
+        if (ntk_progress_report(&o->progress, "training", (double)step, total)) return ntk_canceled(err, "training");
     }
     if (o->steps == 0 && !o->on_log && (s = full_loss(M, x, y, N, B, b->out, &loss, err))) return s;
     if (final_loss) *final_loss = loss;
