@@ -78,14 +78,14 @@ const char *ntk_status_string(ntk_status s);
  * Long computations (kernels, factorizations, training, empirical kernels,
  * model selection, the experiment) report progress through an optional
  * callback in their options: fn(ctx, stage, done, total), where stage is a
- * short name ("kernel", "factorization", "training", "width 256 (2/4):
+ * short name ("kernel", "eigendecomposition", "training", "width 256 (2/4):
  * training", ...; valid during the call only, copy it to keep it), and
  * done of total are work units of that stage (total 0: unknown). Each
  * option struct says what its units are (entries, steps, estimated flops,
  * points). Within a stage done never decreases and never exceeds total; a
  * stage is reported first with done = 0 and, when it completes, last with
  * done = total; total is fixed for the stage except where documented (a
- * factorization that retries with jitter adds the retry's work). Reporting
+ * Cholesky factorization that retries with jitter adds the retry's work). Reporting
  * never changes a result: outputs are bitwise the same with and without a
  * callback, for any thread count.
  *
@@ -675,9 +675,9 @@ typedef struct {
                                   their number; predictions from a given model
                                   do not depend on any thread count             */
     ntk_progress progress;     /* ntk_model_fit: stage "kernel" (entries, as
-                                  ntk_kernel), then "factorization" (estimated
-                                  flops: ~4N³ with the eigendecomposition, N³/3
-                                  per Cholesky attempt; a jitter retry adds one).
+                                  ntk_kernel), then "eigendecomposition" (~4N³
+                                  estimated flops) or, with inf_only, "Cholesky"
+                                  (N³/3 flops an attempt; a jitter retry adds one).
                                   Not kept in the model: see
                                   ntk_model_set_progress for predictions       */
 } ntk_model_opts;

@@ -7,6 +7,7 @@
 
 #include "ntk.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -92,13 +93,19 @@ typedef struct {
     int quiet, tty, drawn, printed, sig;
     double t0, delay, interval, last_draw, stage_t0, done, total;
     char stage[128], note[96];
+    /* the ticker thread that keeps the display going between callbacks */
+    pthread_t ticker;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ticking, stop, stopping;
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *cmd, int quiet);
 /* The callback for the library's options. */
 ntk_progress cli_progress_cb(cli_progress *p);
 /* Extra text after the figures ("loss 0.0123"). */
 void cli_progress_note(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Clears the bar before anything else is printed. */
+/* Stops the ticker and clears the bar before anything else is printed
+ * (idempotent; call it on every path once the work is over). */
 void cli_progress_done(cli_progress *p);
 /* After a failed library call with status s: for an interruption (s ==
  * NTK_E_CANCELED after a signal) "ntk CMD: interrupted by SIGINT during

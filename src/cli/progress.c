@@ -10,7 +10,11 @@
  * nothing (the quiet period is min(2 s, the interval), so the test hook
  * NTK_PROGRESS_INTERVAL=0 prints a line at every callback). The rate is
  * the stage's average (done / time in the stage), the ETA what is left at
- * that rate; a stage that is one LAPACK call shows its running time.
+ * that rate; a stage that is one LAPACK call shows its running time. The
+ * library reports only between pieces of work, so a ticker thread keeps
+ * the display going meanwhile (the bar's clock, a plain line at least every
+ * interval, or every second under the test hook); it and the callback
+ * share the state under a mutex. Signals are left to the main thread.
  *
  * Interruption: SIGINT and SIGTERM set a flag (the one mutable global of
  * the command: a signal handler has nowhere else to write); the next
@@ -41,6 +45,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The signal that asked the command to stop (0: none). */
@@ -80,6 +85,8 @@ static double env_seconds(const char *name, double dflt)
     return end != s && !*end && v >= 0 && isfinite(v) ? v : dflt;
 }
 
+static void *ticker_main(void *arg);
+
 void cli_progress_init(cli_progress *p, const char *cmd, int quiet)
 {
     memset(p, 0, sizeof *p);
@@ -91,6 +98,17 @@ void cli_progress_init(cli_progress *p, const char *cmd, int quiet)
     p->t0 = cli_now();
     p->last_draw = p->t0 - p->interval; /* plain lines: the first as soon as the quiet period ends */
     install_handlers();
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (quiet) return;
+    /* the ticker blocks SIGINT and SIGTERM: the handler runs on this thread */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    p->ticking = pthread_create(&p->ticker, NULL, ticker_main, p) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int cli_interrupted(void) { return cli_signal_got; }
@@ -190,6 +208,14 @@ static void print_line(cli_progress *p, double now)
 
 void cli_progress_done(cli_progress *p)
 {
+    if (p->ticking) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->ticker, NULL);
+        p->ticking = 0;
+    }
     if (p->drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
@@ -197,9 +223,44 @@ void cli_progress_done(cli_progress *p)
     }
 }
 
-static int report(void *ctx, const char *stage, double done, double total)
+/* Between callbacks: the bar's clock, a plain line at least every interval
+ * (every second under the test hook NTK_PROGRESS_INTERVAL=0). */
+static void *ticker_main(void *arg)
 {
-    cli_progress *p = ctx;
+    cli_progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        double now = cli_now();
+        if (!p->stop && p->tty && cli_signal_got && !p->stopping) {
+            /* a LAPACK call cannot be stopped halfway: say why nothing happens yet */
+            fprintf(stderr, "\rntk %s: stopping when %s reaches a stopping point (again to quit at once)\033[K",
+                    p->cmd, p->stage[0] ? p->stage : "the work");
+            fflush(stderr);
+            p->drawn = p->stopping = 1;
+        }
+        if (p->stop || cli_signal_got || !p->stage[0] || now - p->t0 < p->delay || (p->total > 0 && p->done >= p->total))
+            continue;
+        if (p->tty) {
+            if (now - p->last_draw >= 0.5) draw_bar(p, now);
+        } else if (now - p->last_draw >= (p->interval > 1 ? p->interval : 1)) {
+            print_line(p, now);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The callback's work, under the mutex: the state, then the display. */
+static void report_locked(cli_progress *p, const char *stage, double done, double total)
+{
     double now = cli_now();
     if (strcmp(stage, p->stage) != 0) { /* a new stage */
         snprintf(p->stage, sizeof p->stage, "%s", stage);
@@ -211,18 +272,24 @@ static int report(void *ctx, const char *stage, double done, double total)
     const int repeat = total > 0 && p->done >= total && done >= total; /* the end, reported again */
     p->done = done;
     p->total = total;
-    if (cli_signal_got) {
-        p->sig = cli_signal_got;
-        return 1;
-    }
-    if (p->quiet || repeat || now - p->t0 < p->delay) return 0;
+    if (cli_signal_got || p->quiet || repeat || now - p->t0 < p->delay) return;
     const int finished = total > 0 && done >= total;
     if (p->tty) {
         if (now - p->last_draw >= 0.1 || finished) draw_bar(p, now);
     } else if ((finished && p->printed) || now - p->last_draw >= p->interval) {
         print_line(p, now);
     }
-    return 0;
+}
+
+static int report(void *ctx, const char *stage, double done, double total)
+{
+    cli_progress *p = ctx;
+    pthread_mutex_lock(&p->mu);
+    report_locked(p, stage, done, total);
+    const int sig = cli_signal_got;
+    if (sig) p->sig = sig; /* stop: the library cancels and the command says so */
+    pthread_mutex_unlock(&p->mu);
+    return sig != 0;
 }
 
 ntk_progress cli_progress_cb(cli_progress *p)
@@ -235,7 +302,9 @@ void cli_progress_note(cli_progress *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    pthread_mutex_lock(&p->mu); /* the ticker may be drawing it */
     vsnprintf(p->note, sizeof p->note, fmt, ap);
+    pthread_mutex_unlock(&p->mu);
     va_end(ap);
 }
 
@@ -246,7 +315,10 @@ int cli_run_error(cli_progress *p, ntk_status s, const char *fmt, ...)
     cli_progress_done(p);
     int sig = p->sig ? p->sig : cli_signal_got;
     if (s == NTK_E_CANCELED && sig) {
-        if (p->total > 0)
+        if (p->total > 0 && p->done >= p->total) /* after a piece that cannot be stopped (LAPACK) */
+            fprintf(stderr, "ntk %s: interrupted by %s at the end of %s; nothing written\n", p->cmd, signal_name(sig),
+                    p->stage);
+        else if (p->total > 0)
             fprintf(stderr, "ntk %s: interrupted by %s during %s (%.0f%% done); nothing written\n", p->cmd,
                     signal_name(sig), p->stage, 100 * p->done / p->total);
         else

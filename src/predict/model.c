@@ -286,10 +286,10 @@ static ntk_status factor_inf(ntk_model *m, double *K, double *flops, ntk_error *
         jitter = unit * pow(10.0, attempt + 1);
         double attempt_flops = (double)N * (double)N * (double)N / 3;
         *flops += attempt_flops;
-        if (ntk_progress_report(&o->progress, "factorization", *flops - attempt_flops, *flops)) {
+        if (ntk_progress_report(&o->progress, "Cholesky", *flops - attempt_flops, *flops)) {
             free(d0);
             free(b);
-            return ntk_canceled(err, "factorization");
+            return ntk_canceled(err, "Cholesky");
         }
     }
     free(d0);
@@ -375,11 +375,14 @@ ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opt
     symmetrize(kxx, N);
     double t0 = now();
     /* progress in flops (estimates; the LAPACK calls are single units):
-     * dsyevd with eigenvectors ~4N³, a Cholesky factorization N³/3 */
+     * stage "eigendecomposition" (dsyevd with eigenvectors ~4N³, and the
+     * Cholesky factorization that may follow it in ntk_factor_kernel), or
+     * "Cholesky" (inf_only: N³/3 an attempt) */
     const double n3 = (double)N * (double)N * (double)N;
     double flops = o.inf_only ? n3 / 3 : 4 * n3;
-    if (ntk_progress_report(&o.progress, "factorization", 0, flops)) {
-        s = ntk_canceled(err, "factorization");
+    const char *stage = o.inf_only ? "Cholesky" : "eigendecomposition";
+    if (ntk_progress_report(&o.progress, stage, 0, flops)) {
+        s = ntk_canceled(err, stage);
         goto fail;
     }
     if (o.inf_only) {
@@ -402,8 +405,8 @@ ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opt
     m->checksum = data_checksum(m);
     if ((s = fit_checksum(m, &m->fit_checksum, err))) goto fail;
     m->o.progress = (ntk_progress){NULL, NULL}; /* the fit's: not kept */
-    if (ntk_progress_report(&o.progress, "factorization", flops, flops)) {
-        s = ntk_canceled(err, "factorization");
+    if (ntk_progress_report(&o.progress, stage, flops, flops)) {
+        s = ntk_canceled(err, stage);
         goto fail;
     }
     *out = m;

@@ -77,8 +77,10 @@ progress_lines "kernel: progress lines" kernel "kernel" --arch "$A" --x1 "$X" --
 progress_lines "kernel --x2: progress lines" kernel "kernel" --arch "$A" --x1 "$X" --x2 "$W/x300.csv" --get ntk,nngp \
     --out "$W/k2.npy,$W/k2n.npy"
 progress_lines "fit: kernel lines" fit "kernel" --arch "$A" --x "$W/x300.csv" --y "$W/y300.csv" --model "$W/m.npz"
-progress_lines "fit: factorization lines" fit "factorization" --arch "$A" --x "$W/x300.csv" --y "$W/y300.csv" \
+progress_lines "fit: eigendecomposition lines" fit "eigendecomposition" --arch "$A" --x "$W/x300.csv" --y "$W/y300.csv" \
     --model "$W/m.npz"
+progress_lines "fit --inf-only: Cholesky lines" fit "Cholesky" --arch "$A" --x "$W/x300.csv" --y "$W/y300.csv" \
+    --inf-only --model "$W/mi.npz"
 progress_lines "predict: progress lines" predict "prediction" --model "$W/m.npz" --x "$X" --time 1,inf --cov \
     --out "$W/p.npy"
 progress_lines "empirical NTK: progress lines" empirical "empirical NTK" --arch "$S" --x1 "$W/x300.csv" --out "$W/e.npy"
@@ -154,7 +156,7 @@ interrupt() {
     [ "$rc" -eq "$code" ] || why+=("exit code $rc, expected $code")
     local last signame=SIG$sig
     last=$(tail -n 1 "$W/stderr")
-    [[ $last =~ ^ntk\ [a-z]+:\ interrupted\ by\ $signame\ during\ .+\ \([0-9]+%\ done\)\;\ nothing\ written$ ]] ||
+    [[ $last =~ ^ntk\ [a-z]+:\ interrupted\ by\ $signame\ (during\ .+\ \([0-9]+%\ done\)|at\ the\ end\ of\ .+)\;\ nothing\ written$ ]] ||
         why+=("last stderr line: $last")
     local left
     left=$(ls -A "$dir")
