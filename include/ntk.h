@@ -91,14 +91,26 @@ const char *ntk_status_string(ntk_status s);
  * Long computations (kernels, factorizations, training, empirical kernels,
  * model selection, the experiment) report progress through an optional
  * callback in their options: fn(ctx, stage, done, total), where stage is a
- * short constant name ("kernel", "eigendecomposition", "training", ...),
- * and done of total are work units of that stage (total 0: unknown). It is
- * called only from the thread that called the library function (never from
- * a worker thread), between pieces of work, and may be called often: the
- * callback decides how often to show anything. Returning non-zero cancels:
- * the function frees what it allocated, writes no partial result it
- * promised to write atomically, and returns NTK_E_CANCELED. fn == NULL (the
- * default of every options struct) means no reporting.
+ * short name ("kernel", "eigendecomposition", "training", "width 256 (2/4):
+ * training", ...; valid during the call only, copy it to keep it), and
+ * done of total are work units of that stage (total 0: unknown). Each
+ * option struct says what its units are (entries, steps, estimated flops,
+ * points). Within a stage done never decreases and never exceeds total; a
+ * stage is reported first with done = 0 and, when it completes, last with
+ * done = total; total is fixed for the stage except where documented (a
+ * Cholesky factorization that retries with jitter adds the retry's work). Reporting
+ * never changes a result: outputs are bitwise the same with and without a
+ * callback, for any thread count.
+ *
+ * It is called only from the thread that called the library function
+ * (never from a worker thread), between pieces of work (a LAPACK call is
+ * one piece), and may be called often — thousands of times a second: the
+ * callback decides how often to show anything. Returning non-zero
+ * cancels: the function stops at the next piece, frees what it allocated,
+ * and returns NTK_E_CANCELED ("canceled by the progress callback (stage:
+ * S)"); outputs the caller passed in may hold partial values, and files
+ * are never written by a computation. fn == NULL (the default of every
+ * options struct) means no reporting and costs nothing.
  */
 typedef int (*ntk_progress_fn)(void *ctx, const char *stage, double done, double total);
 typedef struct {
@@ -385,7 +397,8 @@ typedef struct {
                              piece of the quadrature, 2..96              */
     int threads;          /* 0 = OpenMP default; else that many           */
     int diag;             /* 1: only K(x_i,x_i); outputs have N1 entries  */
-    ntk_progress progress; /* stage "kernel": done/total = output entries */
+    ntk_progress progress; /* stage "kernel": done/total = entries computed
+                              (X2 omitted: n1(n1+1)/2, the upper triangle) */
 } ntk_kernel_opts;
 
 ntk_kernel_opts ntk_kernel_opts_default(void);
@@ -520,6 +533,36 @@ ntk_status ntk_mc_kernels(const ntk_arch *arch, ntk_param param, size_t d, uint6
                           const double *x1, size_t n1, const double *x2, size_t n2, int full, double *nngp,
                           double *ntk, ntk_error *err);
 
+/* The same with options (progress among them): the calls above are these
+ * with the default options (and their arguments put into them). */
+typedef struct {
+    int full;              /* NTK: 1 = per output pair, (n1·k) × (n2·k); 0 = traced (default) */
+    ntk_param param;       /* ntk_mc_kernels_ex: parameterization of the networks built */
+    uint64_t seed;         /* ntk_mc_kernels_ex: the networks' seeds are seed, seed+1, ... */
+    size_t samples;        /* ntk_mc_kernels_ex: networks averaged (default 1)  */
+    ntk_progress progress; /* stage "empirical NTK", "empirical NNGP" or "Monte Carlo kernels":
+                              done/total = estimated flops (forward/backward passes and Gram
+                              blocks); "Jacobian": rows of J                         */
+} ntk_empirical_opts;
+
+ntk_empirical_opts ntk_empirical_opts_default(void);
+ntk_status ntk_empirical_ntk_ex(const ntk_net *net, const ntk_empirical_opts *opts, const double *x1, size_t n1,
+                                const double *x2, size_t n2, double *out, ntk_error *err);
+ntk_status ntk_empirical_nngp_ex(const ntk_net *net, const ntk_empirical_opts *opts, const double *x1, size_t n1,
+                                 const double *x2, size_t n2, double *out, ntk_error *err);
+ntk_status ntk_mc_kernels_ex(const ntk_arch *arch, size_t d, const ntk_empirical_opts *opts, const double *x1,
+                             size_t n1, const double *x2, size_t n2, double *nngp, double *ntk, ntk_error *err);
+ntk_status ntk_net_jacobian_ex(const ntk_net *net, const ntk_empirical_opts *opts, const double *x, size_t n,
+                               double *J, size_t max_bytes, ntk_error *err);
+/* Bytes the empirical kernels allocate while they run, besides their
+ * outputs, for n1 and n2 points (n2 = 0: X2 = X1): the δ's and layer
+ * inputs of every point (want_ntk), the outputs (want_nngp), per-thread
+ * workspaces (at the current OpenMP thread count) and, for opts->samples > 1,
+ * the Monte Carlo sums; ntk_mc_kernels_ex with both kernels is one call.
+ * SIZE_MAX when it overflows. */
+size_t ntk_empirical_bytes(const ntk_net *net, const ntk_empirical_opts *opts, size_t n1, size_t n2, int want_ntk,
+                           int want_nngp);
+
 /* ---------------------------------------------------------------- linearized networks
  *
  * f_lin(x; θ) = f(x; θ0) + ϕ0(x)·(θ − θ0), computed with a forward-mode JVP
@@ -567,6 +610,11 @@ ntk_status ntk_train(ntk_net *net, const ntk_train_opts *opts, const double *x, 
 /* The same for the linearized model. */
 ntk_status ntk_train_linear(ntk_linear *lin, const ntk_train_opts *opts, const double *x, const double *y,
                             size_t n, double *final_loss, ntk_error *err);
+/* Bytes ntk_train (linearized = 0) or ntk_linear_create + ntk_train_linear
+ * (1) allocate for n training rows: the batch workspace, gradient and
+ * velocity, the minibatch copies; SIZE_MAX on overflow. A canceled run
+ * (NTK_E_CANCELED from opts->progress) keeps the updates made. */
+size_t ntk_train_bytes(const ntk_net *net, const ntk_train_opts *opts, size_t n, int linearized);
 
 /* ---------------------------------------------------------------- saving parameters
  *
@@ -712,7 +760,12 @@ typedef struct {
                                   threads: it may change in the last bits with
                                   their number; predictions from a given model
                                   do not depend on any thread count             */
-    ntk_progress progress;     /* kernel, factorization and prediction stages    */
+    ntk_progress progress;     /* ntk_model_fit: stage "kernel" (entries, as
+                                  ntk_kernel), then "eigendecomposition" (~4N³
+                                  estimated flops) or, with inf_only, "Cholesky"
+                                  (N³/3 flops an attempt; a jitter retry adds one).
+                                  Not kept in the model: predictions take
+                                  ntk_model_predict_opts.progress             */
 } ntk_model_opts;
 
 ntk_model_opts ntk_model_opts_default(void);
@@ -760,6 +813,18 @@ void ntk_model_get_info(const ntk_model *m, ntk_model_info *info);
 const ntk_arch *ntk_model_arch(const ntk_model *m);
 /* Kernel threads for later predictions (0 = default). */
 void ntk_model_set_threads(ntk_model *m, int threads);
+/* Size estimates, to check before the work (SIZE_MAX on overflow):
+ * the peak memory of ntk_model_fit and of ntk_model_save of its model, for
+ * N points of d inputs and k targets, besides the caller's x and y: with
+ * the eigendecomposition about 5·N²·8 bytes for an NTK model (kernel, train
+ * NNGP, a copy for Cholesky, dsyevd's 2N² workspace), 4·N²·8 for an NNGP
+ * model, N²·8 with inf_only; */
+size_t ntk_model_fit_bytes(const ntk_model_opts *opts, size_t N, size_t d, size_t k);
+/* the size of the saved file (an upper bound); */
+size_t ntk_model_file_bytes(const ntk_model_opts *opts, size_t N, size_t d, size_t k);
+/* the working memory of ntk_model_predict for M points and n_times times
+ * (var: variances wanted), besides the model and the outputs. */
+size_t ntk_model_predict_bytes(const ntk_model *m, size_t M, size_t n_times, int var);
 /* Replaces the input scale applied to test points (> 0; the training
  * points keep the one they were fitted with). */
 ntk_status ntk_model_set_input_scale(ntk_model *m, double scale, ntk_error *err);
@@ -880,7 +945,11 @@ typedef struct {
     uint64_t seed;
     ntk_param param;
     int threads;
-    ntk_progress progress;      /* one stage per width and part of the run     */
+    ntk_progress progress;      /* stages "infinite width: kernels" (entries),
+                                   "infinite width: predictions" (parts), per
+                                   width "width W (i/n): kernels" (parts) and
+                                   "width W (i/n): training" (2T steps: network
+                                   and linearization)                          */
 } ntk_compare_opts;
 
 ntk_compare_opts ntk_compare_opts_default(void);
@@ -915,6 +984,10 @@ typedef struct {
 ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
                        const double *y, size_t k, const double *xt, size_t M, const double *yt,
                        ntk_compare_result **out, ntk_error *err);
+/* An estimate of ntk_compare's peak memory in bytes (dominated by the full
+ * empirical NTK of the training set, (N·k)² doubles, and its
+ * factorization); SIZE_MAX on overflow. */
+size_t ntk_compare_bytes(const ntk_arch *arch, const ntk_compare_opts *opts, size_t N, size_t d, size_t k, size_t M);
 void ntk_compare_free(ntk_compare_result *r);
 
 #if defined(__GNUC__)

@@ -7,6 +7,7 @@
 
 #include "ntk.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -94,6 +95,58 @@ int cli_net_get(const char *cmd, const cli_net_src *src, size_t d_in, const char
 /* A comma list of positive integers (≤ 1e8) into out (at most max);
  * returns the count, or -1 after a usage error naming the flag. */
 int cli_parse_size_list(const char *cmd, const char *flag, const char *s, size_t *out, int max);
+
+/* ---- progress, interruption and checks before the work (progress.c) */
+
+/* One command's progress reporter: a bar on a terminal, plain lines
+ * otherwise (every NTK_PROGRESS_INTERVAL seconds, default 10), nothing
+ * with quiet or for runs under ~2 s. cli_progress_init also makes SIGINT
+ * and SIGTERM cancel the work through the callback. */
+typedef struct {
+    const char *cmd;
+    int quiet, tty, drawn, printed, sig;
+    double t0, delay, interval, last_draw, stage_t0, done, total;
+    char stage[128], note[96];
+    /* the ticker thread that keeps the display going between callbacks */
+    pthread_t ticker;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ticking, stop, stopping;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *cmd, int quiet);
+/* The callback for the library's options. */
+ntk_progress cli_progress_cb(cli_progress *p);
+/* Extra text after the figures ("loss 0.0123"). */
+void cli_progress_note(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stops the ticker and clears the bar before anything else is printed
+ * (idempotent; call it on every path once the work is over). */
+void cli_progress_done(cli_progress *p);
+/* After a failed library call with status s: for an interruption (s ==
+ * NTK_E_CANCELED after a signal) "ntk CMD: interrupted by SIGINT during
+ * STAGE (45% done); nothing written", returning 128 + the signal; else
+ * "ntk CMD: <fmt...>", returning 1. Clears the bar first. */
+int cli_run_error(cli_progress *p, ntk_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The signal received (SIGINT, SIGTERM) or 0. */
+int cli_interrupted(void);
+
+/* Bytes of memory available to this process (NTK_MEM_AVAILABLE, if set,
+ * replaces the measurement) and free on the disk where `path` would be
+ * written (NTK_DISK_AVAILABLE likewise); SIZE_MAX when unknown. */
+size_t cli_mem_available(void);
+size_t cli_disk_available(const char *path);
+/* Refuses, with one line naming the numbers, work that needs more memory
+ * than is available: "ntk CMD: needs ~12.8 GB of memory for WHAT, 9.1 GB
+ * available; HINT (--force to try anyway)". 0 (go on, also with force) or 1. */
+int cli_check_memory(const char *cmd, size_t need, const char *what, const char *hint, int force);
+/* The same for the n outputs paths[i] (NULL: none) of bytes[i] each, summed
+ * per file system; flags[i] names them. 0 or 1. */
+int cli_check_disk(const char *cmd, const char *const *flags, const char *const *paths, const size_t *bytes, size_t n,
+                   int force);
+/* "12.8 GB", "350 MB", "12 kB" (powers of 1000, three digits). */
+void cli_bytes_text(char *buf, size_t n, size_t bytes);
+/* The size of a rows × cols matrix written to path (.npy exact, .csv at
+ * most); SIZE_MAX on overflow. */
+size_t cli_matrix_file_bytes(const char *path, size_t rows, size_t cols);
 
 int cmd_kernel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

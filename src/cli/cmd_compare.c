@@ -39,7 +39,13 @@ static const char *COMPARE_HELP =
     "                     fraction like 1/255 (as 'ntk fit --scale')\n"
     "  --out-dir DIR      where compare.csv and the plots go (default ntk-compare)\n"
     "  --threads N        worker threads\n"
-    "  --quiet            no table on stdout\n"
+    "  --quiet            no table on stdout, no progress on stderr (errors still)\n"
+    "  --force            start even when the memory estimate says it will not fit\n"
+    "\n"
+    "The memory the experiment needs (dominated by the full empirical NTK of the\n"
+    "training set, (N·k)² doubles, and its factorization) is checked before it\n"
+    "starts. Progress on stderr per width and part; Ctrl-C (SIGINT) or SIGTERM\n"
+    "stops, writes nothing and exits with 130 or 143.\n"
     "\n"
     "example:\n"
     "  ntk compare --arch 'dense(512,w_std=1.5,b_std=0.1),erf,dense(1,w_std=1.5)' \\\n"
@@ -71,7 +77,13 @@ int cli_compare_report(const char *cmd, const ntk_arch *arch, const ntk_compare_
     ntk_error err;
     ntk_compare_result *R = NULL;
     double t0 = cli_now();
-    if (ntk_compare(arch, co, x, N, d, y, k, xt, M, yt, &R, &err)) return cli_error(cmd, "%s", err.msg);
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    ntk_compare_opts cop = *co;
+    cop.progress = cli_progress_cb(&pr);
+    ntk_status cs = ntk_compare(arch, &cop, x, N, d, y, k, xt, M, yt, &R, &err);
+    if (cs) return cli_run_error(&pr, cs, "%s", err.msg);
+    cli_progress_done(&pr);
     double t1 = cli_now();
     char spec[4096];
     ntk_arch_format(arch, spec, sizeof spec);
@@ -192,14 +204,14 @@ int cmd_compare(int argc, char **argv)
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *xt_s = NULL, *yt_s = NULL, *widths_s = NULL, *lr_s = NULL,
                *steps_s = NULL, *cps_s = NULL, *seed_s = NULL, *param_s = NULL, *dir_s = NULL, *threads_s = NULL,
                *rows_s = NULL, *trows_s = NULL, *scale_s = NULL;
-    int quiet = 0;
+    int quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},       {"--x", 1, &x_s, NULL},           {"--y", 1, &y_s, NULL},
         {"--x-test", 1, &xt_s, NULL},       {"--y-test", 1, &yt_s, NULL},     {"--widths", 1, &widths_s, NULL},
         {"--lr", 1, &lr_s, NULL},           {"--steps", 1, &steps_s, NULL},   {"--checkpoints", 1, &cps_s, NULL},
         {"--seed", 1, &seed_s, NULL},       {"--param", 1, &param_s, NULL},   {"--out-dir", 1, &dir_s, NULL},
         {"--threads", 1, &threads_s, NULL}, {"--quiet", 0, NULL, &quiet},     {"--rows", 1, &rows_s, NULL},
-        {"--test-rows", 1, &trows_s, NULL}, {"--scale", 1, &scale_s, NULL},   {NULL, 0, NULL, NULL},
+        {"--test-rows", 1, &trows_s, NULL}, {"--scale", 1, &scale_s, NULL},   {"--force", 0, NULL, &force}, {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(COMPARE_HELP, stdout); return 0; }
@@ -256,6 +268,12 @@ int cmd_compare(int argc, char **argv)
         cli_error(cmd, "--y-test %s is %zu x %zu but should be %zu x %zu (test rows x target columns)", yt_s, yt.rows,
                   yt.cols, xt.rows, y.cols);
         goto done;
+    }
+    {
+        char what[96];
+        snprintf(what, sizeof what, "N = %zu, k = %zu, M = %zu (full empirical NTKs)", x.rows, y.cols, xt.rows);
+        if (cli_check_memory(cmd, ntk_compare_bytes(arch, &co, x.rows, x.cols, y.cols, xt.rows), what, NULL, force))
+            goto done;
     }
     {
         /* plot abscissa: the input itself for d = 1, else the row index */

@@ -44,7 +44,13 @@ static const char *EMPIRICAL_HELP =
     "  --scale S         multiply --x1 and --x2 by S, a number or a fraction like 1/255 (as\n"
     "                    'ntk fit --scale'; for 8-bit pixels use 1/255)\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
-    "  --quiet           no summary line on stderr\n"
+    "  --quiet           no progress and no summary line on stderr (errors still)\n"
+    "  --force           start even when the memory or disk estimate says it will not fit\n"
+    "\n"
+    "The memory the kernels need (outputs, the backpropagated δ's of every point,\n"
+    "workspaces) and the outputs' size on disk are checked before any work. Progress\n"
+    "on stderr (estimated flops); Ctrl-C (SIGINT) or SIGTERM stops, writes nothing\n"
+    "and exits with 130 or 143.\n"
     "\n"
     "example:\n"
     "  ntk empirical --arch 'dense(512,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)' \\\n"
@@ -87,7 +93,7 @@ int cmd_empirical(int argc, char **argv)
     const char *arch_s = NULL, *x1_s = NULL, *x2_s = NULL, *get_s = NULL, *out_s = NULL, *seed_s = NULL,
                *params_s = NULL, *samples_s = NULL, *param_s = NULL, *threads_s = NULL, *rows_s = NULL,
                *rows2_s = NULL, *scale_s = NULL;
-    int full = 0, quiet = 0;
+    int full = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},       {"--x1", 1, &x1_s, NULL},
         {"--x2", 1, &x2_s, NULL},           {"--get", 1, &get_s, NULL},
@@ -96,7 +102,7 @@ int cmd_empirical(int argc, char **argv)
         {"--param", 1, &param_s, NULL},     {"--threads", 1, &threads_s, NULL},
         {"--full", 0, NULL, &full},         {"--quiet", 0, NULL, &quiet},
         {"--rows", 1, &rows_s, NULL},       {"--rows2", 1, &rows2_s, NULL},
-        {"--scale", 1, &scale_s, NULL},     {NULL, 0, NULL, NULL},
+        {"--scale", 1, &scale_s, NULL},     {"--force", 0, NULL, &force}, {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(EMPIRICAL_HELP, stdout); return 0; }
@@ -166,6 +172,36 @@ int cmd_empirical(int argc, char **argv)
         cli_error(cmd, "the kernel of %zu x %zu points is too large", n1, n2);
         goto done;
     }
+    ntk_empirical_opts eo = ntk_empirical_opts_default();
+    eo.full = full;
+    eo.samples = samples;
+    eo.seed = src.seed;
+    eo.param = src.has_param ? src.param : NTK_PARAM_NTK;
+    {
+        /* before any work: outputs and working memory, the files on disk */
+        ntk_net *probe = NULL; /* for --samples, a network of the shape to measure */
+        const ntk_net *nn = lin ? ntk_linear_base(lin) : net;
+        if (!nn && !ntk_net_create(arch, x1.cols, eo.param, &probe, &err)) nn = probe;
+        size_t work = 0, m2 = x2_s ? n2 : 0;
+        if (nn && samples > 1) work = ntk_empirical_bytes(nn, &eo, n1, m2, out_ntk != NULL, out_nngp != NULL);
+        else if (nn) {
+            size_t a = out_ntk ? ntk_empirical_bytes(nn, &eo, n1, m2, 1, 0) : 0;
+            size_t b = out_nngp && !lin ? ntk_empirical_bytes(nn, &eo, n1, m2, 0, 1) : 0;
+            work = a > b ? a : b;
+        }
+        ntk_net_free(probe);
+        double outd = (out_nngp ? (double)n1 * (double)n2 : 0) + (out_ntk ? (double)rows * (double)cols : 0);
+        double needd = (double)work + 8 * outd;
+        size_t need = needd >= 1.8e19 ? SIZE_MAX : (size_t)needd;
+        char what[128];
+        snprintf(what, sizeof what, "%zu x %zu points (%s%s%s)", n1, n2, out_ntk ? (full ? "full NTK" : "NTK") : "",
+                 out_ntk && out_nngp ? ", " : "", out_nngp ? "NNGP" : "");
+        const char *flags[2] = {"--out", "--out"}, *paths[2] = {out_ntk, out_nngp};
+        size_t bytes[2] = {out_ntk ? cli_matrix_file_bytes(out_ntk, rows, cols) : 0,
+                           out_nngp ? cli_matrix_file_bytes(out_nngp, n1, n2) : 0};
+        if (cli_check_memory(cmd, need, what, NULL, force) || cli_check_disk(cmd, flags, paths, bytes, 2, force))
+            goto done;
+    }
     if (out_nngp && !(kn = malloc(n1 * n2 * sizeof *kn))) {
         cli_error(cmd, "out of memory for a %zu x %zu NNGP", n1, n2);
         goto done;
@@ -176,27 +212,29 @@ int cmd_empirical(int argc, char **argv)
     }
     const double *x2d = x2_s ? x2.data : NULL;
     double t0 = cli_now();
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    eo.progress = cli_progress_cb(&pr);
+    ntk_status es = NTK_OK;
     if (samples > 1) {
-        ntk_param p = src.has_param ? src.param : NTK_PARAM_NTK;
-        if (ntk_mc_kernels(arch, p, x1.cols, src.seed, samples, x1.data, n1, x2d, n2, full, kn, kt, &err)) {
-            cli_error(cmd, "%s", err.msg);
-            goto done;
-        }
+        es = ntk_mc_kernels_ex(arch, x1.cols, &eo, x1.data, n1, x2d, n2, kn, kt, &err);
     } else {
         const ntk_net *nn = lin ? ntk_linear_base(lin) : net;
-        if (kt && ntk_empirical_ntk(nn, x1.data, n1, x2d, n2, full, kt, &err)) {
-            cli_error(cmd, "%s", err.msg);
-            goto done;
-        }
-        if (kn) {
+        if (kt) es = ntk_empirical_ntk_ex(nn, &eo, x1.data, n1, x2d, n2, kt, &err);
+        if (!es && kn) {
             if (lin) {
+                cli_progress_done(&pr);
                 if (lin_nngp(cmd, lin, &x1, x2_s ? &x2 : NULL, kn)) goto done;
-            } else if (ntk_empirical_nngp(net, x1.data, n1, x2d, n2, kn, &err)) {
-                cli_error(cmd, "%s", err.msg);
-                goto done;
+            } else {
+                es = ntk_empirical_nngp_ex(net, &eo, x1.data, n1, x2d, n2, kn, &err);
             }
         }
     }
+    if (es) {
+        rc = cli_run_error(&pr, es, "%s", err.msg);
+        goto done;
+    }
+    cli_progress_done(&pr);
     double t1 = cli_now();
     {   /* both files or neither */
         cli_matrix_out outs[2] = {{out_ntk, kt, rows, cols, 2}, {out_nngp, kn, n1, n2, 2}};

@@ -35,7 +35,12 @@ static const char *FEATURES_HELP =
     "  --max-gb G        refuse a Jacobian over G GiB (default 4)\n"
     "  --param P         ntk (default) or standard parameterization\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
-    "  --quiet           no summary line on stderr\n"
+    "  --quiet           no progress and no summary line on stderr (errors still)\n"
+    "  --force           start even when the memory or disk estimate says it will not fit\n"
+    "\n"
+    "The Jacobian's size is checked against --max-gb, the available memory and the\n"
+    "free disk space before any work. Progress on stderr (rows of J); Ctrl-C\n"
+    "(SIGINT) or SIGTERM stops, writes nothing and exits with 130 or 143.\n"
     "\n"
     "example:\n"
     "  ntk features --arch 'dense(64,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)' \\\n"
@@ -46,14 +51,14 @@ int cmd_features(int argc, char **argv)
     const char *cmd = "features";
     const char *arch_s = NULL, *x_s = NULL, *out_s = NULL, *seed_s = NULL, *params_s = NULL, *maxgb_s = NULL,
                *param_s = NULL, *threads_s = NULL, *rows_s = NULL, *scale_s = NULL;
-    int quiet = 0;
+    int quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},     {"--x", 1, &x_s, NULL},
         {"--out", 1, &out_s, NULL},       {"--seed", 1, &seed_s, NULL},
         {"--params", 1, &params_s, NULL}, {"--max-gb", 1, &maxgb_s, NULL},
         {"--param", 1, &param_s, NULL},   {"--threads", 1, &threads_s, NULL},
         {"--quiet", 0, NULL, &quiet},     {"--rows", 1, &rows_s, NULL},
-        {"--scale", 1, &scale_s, NULL},   {NULL, 0, NULL, NULL},
+        {"--scale", 1, &scale_s, NULL},   {"--force", 0, NULL, &force}, {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(FEATURES_HELP, stdout); return 0; }
@@ -98,15 +103,29 @@ int cmd_features(int argc, char **argv)
                       N, N * k, P, bytes, gib, max_gb);
         goto done;
     }
+    {
+        char what[96];
+        snprintf(what, sizeof what, "the %zu x %zu Jacobian", N * k, P);
+        const char *flags[1] = {"--out"}, *paths[1] = {out_s};
+        size_t fb[1] = {cli_matrix_file_bytes(out_s, N * k, P)};
+        if (cli_check_memory(cmd, bytes, what, NULL, force) || cli_check_disk(cmd, flags, paths, fb, 1, force))
+            goto done;
+    }
     if (!(J = malloc(bytes ? bytes : 1))) {
         cli_error(cmd, "out of memory for the %zu x %zu Jacobian (%.3g GiB)", N * k, P, gib);
         goto done;
     }
     double t0 = cli_now();
-    if (ntk_net_jacobian(nn, x.data, N, J, 0, &err)) {
-        cli_error(cmd, "%s", err.msg);
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    ntk_empirical_opts eo = ntk_empirical_opts_default();
+    eo.progress = cli_progress_cb(&pr);
+    ntk_status js = ntk_net_jacobian_ex(nn, &eo, x.data, N, J, 0, &err);
+    if (js) {
+        rc = cli_run_error(&pr, js, "%s", err.msg);
         goto done;
     }
+    cli_progress_done(&pr);
     double t1 = cli_now();
     if (cli_write_matrix(cmd, out_s, J, N * k, P)) goto done;
     if (!quiet)

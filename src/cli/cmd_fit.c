@@ -80,7 +80,18 @@ static const char *FIT_HELP =
     "                     'ntk predict --cov' needs; without it the model has no variances\n"
     "  --threads N        worker threads (default: all cores); the kernel does not\n"
     "                     depend on it, the factorization (LAPACK) only in the last bits\n"
-    "  --quiet            no summary on stderr\n"
+    "  --quiet            no progress and no summary on stderr (errors still)\n"
+    "  --force            start even when the memory or disk estimate says it will not fit\n"
+    "\n"
+    "Before the kernel is computed, the memory the fit needs at its peak (with the\n"
+    "eigendecomposition ~5·N²·8 bytes for --kernel ntk, 4·N²·8 for nngp; --inf-only\n"
+    "N²·8) is checked against the available memory, and the model's size against\n"
+    "the free disk space: a fit that cannot finish is refused at once. Progress on\n"
+    "stderr: the kernel, then the eigendecomposition (or with --inf-only the Cholesky\n"
+    "factorization), counted in flops: LAPACK runs as one piece, so it shows its size\n"
+    "and running time. Ctrl-C (SIGINT) or SIGTERM stops it: no model is written,\n"
+    "exit status 130 or 143. --force starts a fit the estimate refuses, e.g.\n"
+    "  ntk fit --arch @net.spec --x train.npy --y y.npy --model m.npz --inf-only --force\n"
     "\n"
     "The summary on stderr: N, d, k, the time of the kernel and of the\n"
     "factorization, the smallest and largest eigenvalue of the regularized\n"
@@ -166,7 +177,7 @@ int cmd_fit(int argc, char **argv)
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *model_s = NULL, *kernel_s = NULL, *lr_s = NULL,
                *ridge_s = NULL, *rmode_s = NULL, *param_s = NULL, *scale_s = NULL, *limit_s = NULL, *threads_s = NULL,
                *rows_s = NULL, *kfile_s = NULL, *nfile_s = NULL;
-    int discrete = 0, jitter = 0, inf_only = 0, labels = 0, quiet = 0;
+    int discrete = 0, jitter = 0, inf_only = 0, labels = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},         {"--x", 1, &x_s, NULL},
         {"--y", 1, &y_s, NULL},               {"--model", 1, &model_s, NULL},
@@ -178,6 +189,7 @@ int cmd_fit(int argc, char **argv)
         {"--inf-only", 0, NULL, &inf_only},   {"--labels", 0, NULL, &labels},
         {"--quiet", 0, NULL, &quiet},         {"--rows", 1, &rows_s, NULL},
         {"--kernel-file", 1, &kfile_s, NULL}, {"--nngp-file", 1, &nfile_s, NULL},
+        {"--force", 0, NULL, &force},
         {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
@@ -250,8 +262,28 @@ int cmd_fit(int argc, char **argv)
         goto done;
     size_t N = x.rows, k = y.cols;
     const double *targets = y.data;
+    if (labels && cli_labels(cmd, "--y", y_s, &y, &k)) goto done;
+    {
+        /* before any work: the fit's peak memory and the model file */
+        size_t need = ntk_model_fit_bytes(&mo, N, x.cols, k);
+        if (labels && need != SIZE_MAX) need += N * k * sizeof(double); /* the one-hot targets */
+        char what[160], hint[96] = "";
+        snprintf(what, sizeof what, "N = %zu (%s)", N,
+                 inf_only ? "kernel" : mo.kernel == NTK_MODEL_NTK ? "kernel, eigenvectors, NNGP" : "kernel, eigenvectors");
+        if (!inf_only) {
+            ntk_model_opts io = mo;
+            io.inf_only = 1;
+            size_t ineed = ntk_model_fit_bytes(&io, N, x.cols, k);
+            char ib[48];
+            cli_bytes_text(ib, sizeof ib, ineed);
+            snprintf(hint, sizeof hint, "--inf-only needs %s", ib);
+        }
+        const char *flags[1] = {"--model"}, *paths[1] = {model_s};
+        size_t bytes[1] = {ntk_model_file_bytes(&mo, N, x.cols, k)};
+        if (cli_check_memory(cmd, need, what, hint, force) || cli_check_disk(cmd, flags, paths, bytes, 1, force))
+            goto done;
+    }
     if (labels) {
-        if (cli_labels(cmd, "--y", y_s, &y, &k)) goto done;
         if (!(onehot = calloc(N * k, sizeof *onehot))) {
             cli_error(cmd, "out of memory for %zu x %zu one-hot targets", N, k);
             goto done;
@@ -264,6 +296,9 @@ int cmd_fit(int argc, char **argv)
                 N == 1 ? "" : "s", x.cols, k, k == 1 ? "" : "s", labels ? " (one-hot labels)" : "",
                 mo.kernel == NTK_MODEL_NNGP ? "NNGP" : "NTK", mo.param == NTK_PARAM_STANDARD ? "standard" : "ntk",
                 mo.input_scale != 1.0 ? ", inputs scaled" : "");
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    mo.progress = cli_progress_cb(&pr);
     ntk_status s;
     if (kfile_s) { /* the call takes the kernels over */
         s = ntk_model_fit_kernel_owned(arch, &mo, x.data, N, x.cols, targets, k, kf.data, nf.data, kfile_s, nfile_s,
@@ -274,10 +309,11 @@ int cmd_fit(int argc, char **argv)
     }
     if (s) {
         if (s == NTK_E_NUMERIC && strstr(err.msg, "positive"))
-            cli_error(cmd, "%s (refit with --ridge R, or --jitter)", err.msg);
-        else cli_error(cmd, "%s", err.msg);
+            rc = cli_run_error(&pr, s, "%s (refit with --ridge R, or --jitter)", err.msg);
+        else rc = cli_run_error(&pr, s, "%s", err.msg);
         goto done;
     }
+    cli_progress_done(&pr);
     if (ntk_model_save(model, model_s, &err)) {
         cli_error(cmd, "--model: %s", err.msg);
         goto done;

@@ -40,7 +40,13 @@ static const char *KERNEL_HELP =
     "  --scale S         multiply the inputs (--x1 and --x2) by S, a number or a fraction\n"
     "                    like 1/255, as 'ntk fit --scale' does: the kernels 'ntk fit\n"
     "                    --kernel-file' and 'ntk predict --kernel-file' take\n"
-    "  --quiet           no summary line on stderr\n"
+    "  --quiet           no progress and no summary line on stderr (errors still)\n"
+    "  --force           start even when the outputs seem not to fit in memory or on disk\n"
+    "\n"
+    "Progress goes to stderr: a bar on a terminal, a line every 10 s otherwise.\n"
+    "Before any work the outputs (N1·N2 doubles each) are checked against the\n"
+    "available memory and the free disk space; Ctrl-C (SIGINT) or SIGTERM stops\n"
+    "the computation, writes nothing and exits with 130 or 143.\n"
     "\n"
     "Activations: relu, leaky_relu(alpha), abs, abrelu(a,b), erf, erf(a,b,c),\n"
     "sigmoid_like, sin(a,b,c), cos(a,b,c), identity, gelu (closed forms);\n"
@@ -59,7 +65,7 @@ int cmd_kernel(int argc, char **argv)
     const char *arch_s = NULL, *x1_s = NULL, *x2_s = NULL, *get_s = NULL, *out_s = NULL, *param_s = NULL,
                *threads_s = NULL, *deg_s = NULL, *cols_s = NULL, *header_s = NULL, *rows_s = NULL, *rows2_s = NULL,
                *scale_s = NULL;
-    int diag = 0, numeric = 0, quiet = 0;
+    int diag = 0, numeric = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},       {"--x1", 1, &x1_s, NULL},
         {"--x2", 1, &x2_s, NULL},           {"--get", 1, &get_s, NULL},
@@ -69,6 +75,7 @@ int cmd_kernel(int argc, char **argv)
         {"--diag", 0, NULL, &diag},         {"--numeric", 0, NULL, &numeric},
         {"--quiet", 0, NULL, &quiet},       {"--rows", 1, &rows_s, NULL},
         {"--rows2", 1, &rows2_s, NULL},     {"--scale", 1, &scale_s, NULL},
+        {"--force", 0, NULL, &force},
         {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
@@ -142,6 +149,18 @@ int cmd_kernel(int argc, char **argv)
     size_t n1 = x1.rows, n2 = x2_s ? x2.rows : x1.rows;
     size_t count = diag ? n1 : n1 * n2;
     if (n1 != 0 && count / n1 != (diag ? 1 : n2)) { cli_error(cmd, "kernel too large"); goto done; }
+    {
+        /* before any work: the outputs in memory and on disk */
+        size_t cols = diag ? 1 : n2, one = count > SIZE_MAX / sizeof(double) ? SIZE_MAX : count * sizeof(double);
+        size_t need = (out_ntk && out_nngp) ? (one > SIZE_MAX / 2 ? SIZE_MAX : 2 * one) : one;
+        char what[128];
+        snprintf(what, sizeof what, "the %zu x %zu %s", n1, cols, out_ntk && out_nngp ? "NTK and NNGP" : "kernel");
+        const char *flags[2] = {"--out", "--out"}, *paths[2] = {out_ntk, out_nngp};
+        size_t bytes[2] = {out_ntk ? cli_matrix_file_bytes(out_ntk, n1, cols) : 0,
+                           out_nngp ? cli_matrix_file_bytes(out_nngp, n1, cols) : 0};
+        if (cli_check_memory(cmd, need, what, NULL, force) || cli_check_disk(cmd, flags, paths, bytes, 2, force))
+            goto done;
+    }
     if (out_nngp && !(kn = malloc(count * sizeof *kn))) {
         cli_error(cmd, "out of memory for a %zu x %zu kernel", n1, diag ? 1 : n2);
         goto done;
@@ -151,10 +170,15 @@ int cmd_kernel(int argc, char **argv)
         goto done;
     }
     double t0 = cli_now();
-    if (ntk_kernel(arch, &ko, x1.data, n1, x2_s ? x2.data : NULL, n2, x1.cols, kn, kt, &err)) {
-        cli_error(cmd, "%s", err.msg);
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    ko.progress = cli_progress_cb(&pr);
+    ntk_status ks = ntk_kernel(arch, &ko, x1.data, n1, x2_s ? x2.data : NULL, n2, x1.cols, kn, kt, &err);
+    if (ks) {
+        rc = cli_run_error(&pr, ks, "%s", err.msg);
         goto done;
     }
+    cli_progress_done(&pr);
     double t1 = cli_now();
     {   /* both files or neither */
         size_t c = diag ? 1 : n2;

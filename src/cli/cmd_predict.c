@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *PREDICT_HELP =
@@ -86,7 +87,14 @@ static const char *PREDICT_HELP =
     "                     to the model's training points and to --x (scaled as the model\n"
     "                     scales them; the network must have been trained with that --scale)\n"
     "  --threads N        worker threads (default: all cores); results do not depend on it\n"
-    "  --quiet            no summary on stderr\n"
+    "  --quiet            no progress and no summary on stderr (errors still)\n"
+    "  --force            start even when the memory or disk estimate says it will not fit\n"
+    "\n"
+    "Before the model is read its size is checked against the available memory\n"
+    "(reading holds the archive and its arrays: about twice the file), and before\n"
+    "the predictions their working memory and outputs; the outputs against the free\n"
+    "disk space. Progress on stderr (test points done); Ctrl-C (SIGINT) or SIGTERM\n"
+    "stops, writes nothing and exits with 130 or 143.\n"
     "\n"
     "stdout (with --y or --cov): a header line, then one line per time:\n"
     "  time  mse  r2  [accuracy]  [mean_var]\n"
@@ -197,7 +205,7 @@ int cmd_predict(int argc, char **argv)
     const char *model_s = NULL, *x_s = NULL, *out_s = NULL, *time_s = NULL, *var_s = NULL, *y_s = NULL,
                *scale_s = NULL, *limit_s = NULL, *threads_s = NULL, *rows_s = NULL, *kfile_s = NULL, *nfile_s = NULL,
                *dfile_s = NULL, *f0tr_s = NULL, *f0te_s = NULL, *f0p_s = NULL;
-    int cov = 0, labels = 0, quiet = 0;
+    int cov = 0, labels = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--model", 1, &model_s, NULL},     {"--x", 1, &x_s, NULL},
         {"--out", 1, &out_s, NULL},         {"--time", 1, &time_s, NULL},
@@ -209,7 +217,7 @@ int cmd_predict(int argc, char **argv)
         {"--nngp-file", 1, &nfile_s, NULL}, {"--nngp-diag-file", 1, &dfile_s, NULL},
         {"--f0-train", 1, &f0tr_s, NULL},   {"--f0-test", 1, &f0te_s, NULL},
         {"--f0-params", 1, &f0p_s, NULL},
-        {NULL, 0, NULL, NULL},
+        {"--force", 0, NULL, &force}, {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) {
@@ -263,6 +271,16 @@ int cmd_predict(int argc, char **argv)
     ntk_matrix x = {0}, y = {0}, kt = {0}, kn = {0}, kd = {0}, f0a = {0}, f0b = {0};
     double *mean = NULL, *var = NULL, *yk = NULL;
     ntk_error err;
+    {
+        /* reading a model holds the archive and the arrays parsed from it */
+        struct stat sb;
+        if (stat(model_s, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            size_t fb = (size_t)sb.st_size, need = fb > SIZE_MAX / 2 ? SIZE_MAX : 2 * fb;
+            char what[4200];
+            snprintf(what, sizeof what, "reading the model %s", model_s);
+            if (cli_check_memory(cmd, need, what, NULL, force)) goto done;
+        }
+    }
     if (ntk_model_load(model_s, &m, &err)) {
         cli_error(cmd, "--model: %s", err.msg);
         goto done;
@@ -375,19 +393,37 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    if (nt * M / nt != M || (nt * M) > SIZE_MAX / sizeof(double) / k || !(mean = malloc(nt * M * k * sizeof *mean)) ||
-        (cov && !(var = malloc(nt * M * sizeof *var)))) {
+    if (nt * M / nt != M || (nt * M) > SIZE_MAX / sizeof(double) / k) {
+        cli_error(cmd, "%zu x %zu predictions are too large", nt * M, k);
+        goto done;
+    }
+    {
+        /* before any work: working memory and outputs, the files on disk */
+        size_t work = ntk_model_predict_bytes(m, M, nt, cov), outb = nt * M * (k + (cov ? 1 : 0)) * sizeof(double);
+        size_t need = work > SIZE_MAX - outb ? SIZE_MAX : work + outb;
+        char what[96];
+        snprintf(what, sizeof what, "%zu point%s against N = %zu", M, M == 1 ? "" : "s", in.n_train);
+        const char *flags[2] = {"--out", "--var-out"}, *paths[2] = {out_s, var_s};
+        size_t bytes[2] = {cli_matrix_file_bytes(out_s, nt * M, k), var_s ? cli_matrix_file_bytes(var_s, nt, M) : 0};
+        if (cli_check_memory(cmd, need, what, NULL, force) || cli_check_disk(cmd, flags, paths, bytes, 2, force))
+            goto done;
+    }
+    if (!(mean = malloc(nt * M * k * sizeof *mean)) || (cov && !(var = malloc(nt * M * sizeof *var)))) {
         cli_error(cmd, "out of memory for %zu x %zu predictions", nt * M, k);
         goto done;
     }
     double t0 = cli_now();
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
     ntk_model_predict_opts po = ntk_model_predict_opts_default();
+    po.progress = cli_progress_cb(&pr);
     po.kxt = kt.data;
     po.nngp_xt = kn.data;
     po.nngp_tt = kd.data;
     po.f0_train = f0a.data;
     po.f0_test = f0b.data;
-    if (ntk_model_predict_with(m, &po, x.data, M, x_s ? x.cols : in.n_inputs, times, nt, mean, var, &err)) {
+    ntk_status ps = ntk_model_predict_with(m, &po, x.data, M, x_s ? x.cols : in.n_inputs, times, nt, mean, var, &err);
+    if (ps) {
         /* a message about a given array names the flag and file it came from */
         static const char *const what[5] = {"test x train kernel", "test x train NNGP", "test NNGP diagonal",
                                             "f0 at the training points", "f0 at the test points"};
@@ -396,10 +432,11 @@ int cmd_predict(int argc, char **argv)
         int w = -1;
         for (int i = 0; i < 5; i++)
             if (files[i] && !strncmp(err.msg, what[i], strlen(what[i]))) w = i;
-        if (w >= 0) cli_error(cmd, "%s %s: %s", flags[w], files[w], err.msg);
-        else cli_error(cmd, "%s", err.msg);
+        if (w >= 0) rc = cli_run_error(&pr, ps, "%s %s: %s", flags[w], files[w], err.msg);
+        else rc = cli_run_error(&pr, ps, "%s", err.msg);
         goto done;
     }
+    cli_progress_done(&pr);
     double t1 = cli_now();
     /* --out and --var-out are staged now, committed after the table: all
      * or nothing */

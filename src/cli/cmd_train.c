@@ -61,9 +61,13 @@ static const char *TRAIN_HELP =
     "                    every step for full batch, every epoch for SGD)\n"
     "  --threads N       worker threads (default: all cores); results do not depend on it\n"
     "  --quiet           nothing on stderr unless an error\n"
+    "  --force           start even when the memory or disk estimate says it will not fit\n"
     "\n"
-    "A progress bar is drawn on stderr when it is a terminal. Outputs are written\n"
-    "only when training succeeds; a diverging run (NaN/Inf loss) exits with 1.\n"
+    "Progress on stderr (steps, rate, ETA, and the loss on a terminal): a bar on a\n"
+    "terminal, a line every 10 s otherwise. The memory training needs and the\n"
+    "outputs' size on disk are checked before it starts. Outputs are written only\n"
+    "when training succeeds; a diverging run (NaN/Inf loss) exits with 1; Ctrl-C\n"
+    "(SIGINT) or SIGTERM stops it, writes nothing and exits with 130 or 143.\n"
     "\n"
     "example:\n"
     "  ntk train --arch 'dense(256,w_std=1.5,b_std=0.05),relu,dense(1,w_std=1.5)' \\\n"
@@ -113,9 +117,10 @@ done:
 typedef struct {
     FILE *log;          /* the temporary log file, or NULL        */
     size_t steps;
-    int bar;            /* draw a progress bar on stderr          */
+    int bar;            /* show the loss with the progress        */
     int io_error;
     double first, last; /* losses at step 0 and at the last log   */
+    cli_progress *pr;
 } train_cb;
 
 static int on_log(void *ctx, size_t step, double loss)
@@ -124,16 +129,7 @@ static int on_log(void *ctx, size_t step, double loss)
     if (c->log && fprintf(c->log, "%zu,%.17g\n", step, loss) < 0) c->io_error = 1;
     if (step == 0) c->first = loss;
     c->last = loss;
-    if (c->bar) {
-        enum { WIDTH = 30 };
-        size_t fill = c->steps ? (size_t)((double)WIDTH * (double)step / (double)c->steps) : WIDTH;
-        char bar[WIDTH + 1];
-        for (size_t i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
-        bar[WIDTH] = '\0';
-        fprintf(stderr, "\rntk train: [%s] step %zu/%zu  loss %.6g   ", bar, step, c->steps, loss);
-        if (step == c->steps) fputc('\n', stderr);
-        fflush(stderr);
-    }
+    if (c->bar) cli_progress_note(c->pr, "loss %.6g", loss);
     return 0;
 }
 
@@ -143,7 +139,7 @@ int cmd_train(int argc, char **argv)
     const char *arch_s = NULL, *x_s = NULL, *y_s = NULL, *lr_s = NULL, *steps_s = NULL, *batch_s = NULL,
                *mom_s = NULL, *seed_s = NULL, *param_s = NULL, *save_s = NULL, *eval_s = NULL, *out_s = NULL,
                *log_s = NULL, *every_s = NULL, *threads_s = NULL, *rows_s = NULL, *scale_s = NULL;
-    int linearized = 0, quiet = 0;
+    int linearized = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--arch", 1, &arch_s, NULL},         {"--x", 1, &x_s, NULL},
         {"--y", 1, &y_s, NULL},               {"--lr", 1, &lr_s, NULL},
@@ -154,7 +150,7 @@ int cmd_train(int argc, char **argv)
         {"--log", 1, &log_s, NULL},           {"--log-every", 1, &every_s, NULL},
         {"--threads", 1, &threads_s, NULL},   {"--linearized", 0, NULL, &linearized},
         {"--quiet", 0, NULL, &quiet},         {"--rows", 1, &rows_s, NULL},
-        {"--scale", 1, &scale_s, NULL},       {NULL, 0, NULL, NULL},
+        {"--scale", 1, &scale_s, NULL},       {"--force", 0, NULL, &force}, {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) { fputs(TRAIN_HELP, stdout); return 0; }
@@ -238,6 +234,23 @@ int cmd_train(int argc, char **argv)
     }
     size_t B = (to.batch == 0 || to.batch >= N) ? N : to.batch;
     size_t epoch = (N + B - 1) / B;
+    {
+        /* before any work: training's memory (with the stability bound's
+         * Θ̂0 when it is computed, and the predictions) and the files */
+        double nk = (double)N * (double)k, lam_b = !quiet && nk <= STABLE_MAX_NK ? 3 * nk * nk * 8 : 0;
+        double needd = (double)ntk_train_bytes(net, &to, N, linearized) + lam_b + (double)xe.rows * (double)k * 8;
+        size_t need = needd >= 1.8e19 ? SIZE_MAX : (size_t)needd;
+        char what[96];
+        snprintf(what, sizeof what, "training on %zu points (%zu parameters)", N, ntk_net_n_params(net));
+        size_t every_n = every ? every : B == N ? 1 : epoch;
+        double params = (double)ntk_net_n_params(net) * 8 * (linearized ? 2 : 1) + 65536;
+        const char *flags[3] = {"--save", "--out", "--log"}, *paths[3] = {save_s, out_s, log_s};
+        size_t bytes[3] = {params >= 1.8e19 ? SIZE_MAX : (size_t)params,
+                           out_s ? cli_matrix_file_bytes(out_s, xe.rows, k) : 0,
+                           (to.steps / every_n + 3) * 48}; /* "step,loss" lines of at most 45 characters */
+        if (cli_check_memory(cmd, need, what, NULL, force) || cli_check_disk(cmd, flags, paths, bytes, 3, force))
+            goto done;
+    }
 
     /* the stability bound of full-batch GD on the linearized model */
     double lam = NAN, bound = NAN;
@@ -270,7 +283,10 @@ int cmd_train(int argc, char **argv)
         cli_error(cmd, "--log: %s", err.msg);
         goto done;
     }
-    train_cb cb = {logf, to.steps, !quiet && isatty(2), 0, NAN, NAN};
+    cli_progress pr;
+    cli_progress_init(&pr, cmd, quiet);
+    to.progress = cli_progress_cb(&pr);
+    train_cb cb = {logf, to.steps, !quiet && isatty(2), 0, NAN, NAN, &pr};
     if (logf && fputs("step,loss\n", logf) < 0) cb.io_error = 1;
     to.on_log = on_log;
     to.log_ctx = &cb;
@@ -286,7 +302,7 @@ int cmd_train(int argc, char **argv)
                         : ntk_train(net, &to, x.data, y.data, N, &final_loss, &err);
     double t1 = cli_now();
     if (ts) {
-        if (cb.bar) fputc('\n', stderr);
+        cli_progress_done(&pr);
         if (ts == NTK_E_NUMERIC && isnan(lam)) {
             /* the bound for the message: θ0 again (the linearized model keeps it) */
             if (lin) lam = lambda_max(ntk_linear_base(lin), x.data, N);
@@ -296,9 +312,10 @@ int cmd_train(int argc, char **argv)
         if (ts == NTK_E_NUMERIC && !isnan(lam))
             cli_error(cmd, "%s (--lr %g; the largest stable rate for this data is %s = %.6g)", err.msg, to.lr,
                       to.momentum > 0 ? "2(1+momentum)n/lambda_max" : "2n/lambda_max", bound);
-        else cli_error(cmd, "%s", err.msg);
+        else rc = cli_run_error(&pr, ts, "%s", err.msg);
         goto done;
     }
+    cli_progress_done(&pr);
     if (eval_s) {
         size_t ne = xe.rows;
         if (!(pred = malloc(ne * k * sizeof *pred))) {

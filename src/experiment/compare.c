@@ -7,10 +7,18 @@
  * The kernel prediction uses the full empirical NTK (N·k × N·k, rows (i,a))
  * in the discrete-GD closed form, which is exactly what GD on the
  * linearized model computes, so gap_kernel ≈ gap_lin checks the whole chain.
+ *
+ * Progress (opts->progress): stages "infinite width: kernels" (entries of
+ * the three analytic kernels), "infinite width: predictions" (5 parts),
+ * then per width "width W (i/n): kernels" (5 parts: the empirical kernels
+ * and the predictors) and "width W (i/n): training" (2T steps: network and
+ * linearization); the library calls inside report through sub-progresses
+ * (core/progress.c), so a cancellation stops within any of them.
  */
 #include "core/internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +118,43 @@ static void width_state_free(width_state *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The largest allocations alive at once, in doubles: the analytic kernels
+ * and the infinite-width trajectory for the whole run; per width the full
+ * empirical NTKs (N·k)² and (M·k)·(N·k), the traced ones, the predictor of
+ * the full Θ̂0 (its V, the Cholesky copy and dsyevd's 2(N·k)² workspace
+ * while it factorizes) and the network (parameters, linearization, train
+ * workspace ~ N·Σ widths). */
+size_t ntk_compare_bytes(const ntk_arch *arch, const ntk_compare_opts *opts, size_t N, size_t d, size_t k, size_t M)
+{
+    if (!arch) return 0;
+    ntk_compare_opts o = opts ? *opts : ntk_compare_opts_default();
+    size_t wmax = 0;
+    for (size_t i = 0; i < o.n_widths && o.widths; i++)
+        if (o.widths[i] > wmax) wmax = o.widths[i];
+    /* parameters and summed widths of the widest network */
+    double P = 0, widths = 0, n_in = (double)d;
+    size_t nl = ntk_arch_n_layers(arch), last = nl;
+    for (size_t i = 0; i < nl; i++)
+        if (ntk_arch_layer(arch, i)->kind == NTK_LAYER_DENSE) last = i;
+    for (size_t i = 0; i < nl; i++) {
+        const ntk_layer *L = ntk_arch_layer(arch, i);
+        if (L->kind != NTK_LAYER_DENSE) {
+            widths += n_in;
+            continue;
+        }
+        double n_out = i == last ? (double)L->width : (double)wmax;
+        P += n_in * n_out + (L->has_bias ? n_out : 0);
+        widths += n_out;
+        n_in = n_out;
+    }
+    const double n = (double)N, m = (double)M, kk = (double)k, T = (double)o.steps, nk = n * kk, mk = m * kk;
+    double a = 2 * n * n + 2 * m * n + m + (T + 1) * nk + 4 * mk + (T + 1) * 4; /* analytic part */
+    a += 5 * nk * nk + mk * nk + 2 * n * n + 4 * (nk + mk);                    /* empirical, predictor */
+    a += 5 * P + 4 * (n + m) * widths;                                          /* networks, workspaces */
+    double b = 8 * a;
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
+}
+
 ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
                        const double *y, size_t k, const double *xt, size_t M, const double *yt,
                        ntk_compare_result **out, ntk_error *err)
@@ -178,21 +223,39 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
     ntk_kernel_opts ko = ntk_kernel_opts_default();
     ko.param = o.param;
     ko.threads = o.threads;
+    /* progress: the three kernels' entries in one stage */
+    const ntk_progress *prog = &o.progress;
+    ntk_subprogress sp;
+    char stage[96];
+    const double e1 = (double)N * ((double)N + 1) / 2, e2 = (double)M * (double)N, e3 = (double)M;
+    const double ek = e1 + e2 + e3;
+#define CANCEL_IF(cond) do { if (cond) { s = ntk_canceled(err, stage); goto done; } } while (0)
+    snprintf(stage, sizeof stage, "infinite width: kernels");
+    CANCEL_IF(ntk_progress_report(prog, stage, 0, ek));
     /* the analytic kernels of the first width's network (widths matter
      * only in the standard parameterization; then each width has its own
      * limit and Θ is recomputed below) */
     ntk_arch *aw = NULL;
     if ((s = ntk_arch_set_hidden_width(arch, R->widths[W - 1], &aw, err))) goto done;
-    if ((s = ntk_kernel(aw, &ko, x, N, NULL, 0, d, Kx, Th, err)) ||
-        (s = ntk_kernel(aw, &ko, xt, M, x, N, d, Kxt, Tht, err))) {
+    ko.progress = ntk_subprogress_bind(&sp, prog, stage, 0, e1, ek);
+    if (!(s = ntk_kernel(aw, &ko, x, N, NULL, 0, d, Kx, Th, err))) {
+        ko.progress = ntk_subprogress_bind(&sp, prog, stage, e1, e2, ek);
+        s = ntk_kernel(aw, &ko, xt, M, x, N, d, Kxt, Tht, err);
+    }
+    if (s) {
         ntk_arch_free(aw);
         goto done;
     }
     ko.diag = 1;
+    ko.progress = ntk_subprogress_bind(&sp, prog, stage, e1 + e2, e3, ek);
     s = ntk_kernel(aw, &ko, xt, M, NULL, 0, d, Ktt, NULL, err);
     ko.diag = 0;
+    ko.progress = (ntk_progress){NULL, NULL};
     ntk_arch_free(aw);
     if (s) goto done;
+    CANCEL_IF(ntk_progress_report(prog, stage, ek, ek));
+    snprintf(stage, sizeof stage, "infinite width: predictions");
+    CANCEL_IF(ntk_progress_report(prog, stage, 0, 5));
 
     ntk_predict_opts po = ntk_predict_opts_default();
     po.discrete = 1;
@@ -204,32 +267,41 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
     R->lr = o.lr > 0 ? o.lr : n_norm / info.lambda_max;
     ntk_predictor_free(pinf);
     pinf = NULL;
+    CANCEL_IF(ntk_progress_report(prog, stage, 1, 5));
     po.lr = R->lr;
     if ((s = ntk_predictor_create(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
+    CANCEL_IF(ntk_progress_report(prog, stage, 2, 5));
     times = malloc((T + 1) * sizeof *times);
     inf_tr = malloc((T + 1) * N * k * sizeof *inf_tr);
     inf_te = malloc(ncp * M * k * sizeof *inf_te);
     if (!times || !inf_tr || !inf_te) { s = ntk_fail(err, NTK_E_NOMEM, "out of memory"); goto done; }
     for (size_t t = 0; t <= T; t++) times[t] = (double)t;
     if ((s = ntk_predict(pinf, NULL, N, NULL, times, T + 1, inf_tr, err))) goto done;
+    CANCEL_IF(ntk_progress_report(prog, stage, 3, 5));
     for (size_t t = 0; t <= T; t++) R->loss_inf[t] = half_mse(inf_tr + t * N * k, y, N * k);
     double cpt[64];
     if (ncp > 64) { s = ntk_fail(err, NTK_E_INVAL, "at most 64 checkpoints"); goto done; }
     for (size_t c = 0; c < ncp; c++) cpt[c] = (double)R->checkpoints[c];
     if ((s = ntk_predict(pinf, Tht, M, NULL, cpt, ncp, inf_te, err))) goto done;
+    CANCEL_IF(ntk_progress_report(prog, stage, 4, 5));
     memcpy(R->inf_mean, inf_te + (ncp - 1) * M * k, M * k * sizeof(double));
     if ((s = ntk_predict_cov(pinf, Tht, M, Kx, Kxt, Ktt, 1, (double)T, R->inf_std, err))) goto done;
     for (size_t i = 0; i < M; i++) R->inf_std[i] = sqrt(R->inf_std[i] > 0 ? R->inf_std[i] : 0);
+    CANCEL_IF(ntk_progress_report(prog, stage, 5, 5));
 
     /* ---- per width */
     for (size_t wi = 0; wi < W; wi++) {
         size_t w = R->widths[wi];
         memset(&ws, 0, sizeof ws);
+        snprintf(stage, sizeof stage, "width %zu (%zu/%zu): kernels", w, wi + 1, W);
+        CANCEL_IF(ntk_progress_report(prog, stage, 0, 5));
         if ((s = ntk_arch_set_hidden_width(arch, w, &aw, err))) goto done;
         s = ntk_net_create(aw, d, o.param, &ws.net, err);
         if (!s && o.param == NTK_PARAM_STANDARD) {
             /* in the standard parameterization the limit depends on the widths */
+            ko.progress = ntk_subprogress_bind(&sp, prog, stage, 0, 1, 5);
             s = ntk_kernel(aw, &ko, x, N, NULL, 0, d, NULL, Th, err);
+            ko.progress = (ntk_progress){NULL, NULL};
         }
         ntk_arch_free(aw);
         if (s) goto done;
@@ -252,11 +324,15 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
             goto done;
         }
 #define TRY(call) do { if ((s = (call))) { free(ftr); free(fte); free(ltr); free(lte); free(np_te); goto done; } } while (0)
+        ntk_empirical_opts eo = ntk_empirical_opts_default();
+#define EMP(part, xa, na, xb, nb, full_, out_) \
+    (eo.full = (full_), eo.progress = ntk_subprogress_bind(&sp, prog, stage, (part), 1, 5), \
+     ntk_empirical_ntk_ex(ws.net, &eo, (xa), (na), (xb), (nb), (out_), err))
         TRY(ntk_net_apply(ws.net, x, N, f0tr, o.threads, err));
         TRY(ntk_net_apply(ws.net, xt, M, f0te, o.threads, err));
-        TRY(ntk_empirical_ntk(ws.net, x, N, NULL, 0, 1, K0, err));
-        TRY(ntk_empirical_ntk(ws.net, xt, M, x, N, 1, K0t, err));
-        TRY(ntk_empirical_ntk(ws.net, x, N, NULL, 0, 0, K0tr, err));
+        TRY(EMP(1, x, N, NULL, 0, 1, K0));
+        TRY(EMP(2, xt, M, x, N, 1, K0t));
+        TRY(EMP(3, x, N, NULL, 0, 0, K0tr));
         double dist0 = frob_rel(K0tr, Th, N * N);
         /* kernel prediction with Θ̂0 and f0: targets as an (N·k)-vector */
         TRY(ntk_predictor_create(K0, Nk, y, 1, f0tr, &po, &ws.pk, err));
@@ -269,6 +345,10 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
         if (!s) s = ntk_predict(pn, Tht, M, f0te, cpt, ncp, np_te, err);
         ntk_predictor_free(pn);
         if (s) { free(np_te); free(ftr); free(fte); free(ltr); free(lte); goto done; }
+        if (ntk_progress_report(prog, stage, 5, 5)) TRY(ntk_canceled(err, stage));
+        snprintf(stage, sizeof stage, "width %zu (%zu/%zu): training", w, wi + 1, W);
+        const double t2 = 2.0 * (double)T;
+        if (ntk_progress_report(prog, stage, 0, t2)) TRY(ntk_canceled(err, stage));
 
         ntk_train_opts to = ntk_train_opts_default();
         to.lr = R->lr;
@@ -282,15 +362,20 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
             to.on_log = record_loss;
             to.log_ctx = &rec;
             to.log_every = 1;
+            to.progress = ntk_subprogress_bind(&sp, prog, stage, 2.0 * (double)done_steps, (double)to.steps, t2);
             TRY(ntk_train(ws.net, &to, x, y, N, NULL, err));
             to.on_log = NULL;
+            to.progress = ntk_subprogress_bind(&sp, prog, stage, (double)(2 * done_steps + to.steps),
+                                               (double)to.steps, t2);
             TRY(ntk_train_linear(ws.lin, &to, x, y, N, NULL, err));
             done_steps = target;
             TRY(ntk_net_apply(ws.net, x, N, ftr, o.threads, err));
             TRY(ntk_net_apply(ws.net, xt, M, fte, o.threads, err));
             TRY(ntk_linear_apply(ws.lin, x, N, ltr, err));
             TRY(ntk_linear_apply(ws.lin, xt, M, lte, err));
-            TRY(ntk_empirical_ntk(ws.net, x, N, NULL, 0, 0, Kt, err));
+            eo.full = 0; /* the drift: cancellation only, the steps are the units */
+            eo.progress = ntk_subprogress_bind(&sp, prog, stage, 2.0 * (double)done_steps, 0, t2);
+            TRY(ntk_empirical_ntk_ex(ws.net, &eo, x, N, NULL, 0, Kt, err));
             ntk_compare_row *row = &R->rows[wi * ncp + c];
             row->width = w;
             row->step = target;
@@ -312,6 +397,7 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
         memcpy(R->f_net + wi * Mk, fte, Mk * sizeof(double));
         memcpy(R->f_lin + wi * Mk, lte, Mk * sizeof(double));
         free(ftr); free(fte); free(ltr); free(lte); free(np_te);
+#undef EMP
 #undef TRY
         width_state_free(&ws);
     }
@@ -330,6 +416,7 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
         }
         for (int j = 0; j < 6; j++) R->slope[j] = loglog_slope(R->widths, q[j], W);
     }
+#undef CANCEL_IF
 done:
     width_state_free(&ws);
     ntk_predictor_free(pinf);

@@ -219,7 +219,8 @@ static void mirror_block(double *a, size_t n, size_t i0, size_t i1, size_t j0, s
 }
 
 static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *o, const double *x1, size_t n1,
-                              const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
+                              const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_par_progress *pp,
+                              ntk_error *err)
 {
     ntk_status s = NTK_OK;
     size_t na = P->n_act ? P->n_act : 1;
@@ -294,7 +295,9 @@ static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *
         double k[NTK_TILE], th[NTK_TILE];
 #pragma omp for schedule(dynamic, 1)
         for (size_t it = 0; it < nitems; it++) {
+            if (ntk_pp_stopped(pp)) continue; /* canceled: skip the rest */
             size_t i0 = items[2 * it], j0 = items[2 * it + 1];
+            size_t entries = 0; /* computed by this item, for the progress */
             size_t i1 = i0 + GB_R < n1 ? i0 + GB_R : n1, j1 = j0 + GB_C < n2 ? j0 + GB_C : n2;
             size_t jg = j0; /* columns [jg, j1) by dgemm */
             if (sym && j0 == i0) {
@@ -307,6 +310,7 @@ static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *
                             x1 + i0 * d, (int)d, xc + jg * d, (int)d, 0.0, G + i0 * n2 + jg, (int)n2);
             for (size_t i = i0; i < i1; i++) {
                 size_t js = sym && j0 < i ? i : j0;
+                entries += j1 - js;
                 if (sym && js == i) G[i * n2 + i] = g0[i];
                 if (!sym)
                     for (size_t j = j0; j < j1; j++) {
@@ -331,9 +335,11 @@ static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *
                 mirror_block(G, n1, i0, i1, j0, j1);
                 if (other) mirror_block(other, n1, i0, i1, j0, j1);
             }
+            ntk_pp_add(pp, (double)entries);
         }
     }
     free(items);
+    if (ntk_pp_stopped(pp)) goto done; /* the outputs are partial: no checks */
     if (bad != 0 || bad != bad) { /* rare: find and name the first bad entry */
         if (nngp && (s = check_output(nngp, n1, n2, "NNGP", err))) goto done;
         if (ntk && (s = check_output(ntk, n1, n2, "NTK", err))) goto done;
@@ -370,12 +376,18 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
     if (s) return s;
     if (x2 && (s = ntk_check_finite(x2, n2, d, "X2", err))) return s;
 
+    /* progress: entries computed (X2 omitted: the upper triangle) */
+    const double n1d = (double)n1, total = o.diag ? n1d : x2 ? n1d * (double)n2 : n1d * (n1d + 1) / 2;
+    ntk_par_progress pp;
+    if (ntk_pp_start(&pp, &o.progress, "kernel", total)) return ntk_canceled(err, "kernel");
+
     ntk_plan P;
     if ((s = plan_build(&P, arch, &o, d, err))) return s;
     int nt = thread_count(&o);
     if (allow_fast && P.fast) {
-        s = kernel_fast(&P, nt, &o, x1, n1, x2, n2, d, nngp, ntk, err);
+        s = kernel_fast(&P, nt, &o, x1, n1, x2, n2, d, nngp, ntk, &pp, err);
         free(P.steps);
+        if (!s && ntk_pp_finish(&pp)) s = ntk_canceled(err, "kernel");
         return s;
     }
     size_t na = P.n_act ? P.n_act : 1;
@@ -399,6 +411,7 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
             run_diag(&P, q, q1 + i * na, 1, &K, &Th);
             if (nngp) nngp[i] = K;
             if (ntk) ntk[i] = Th;
+            if ((i & 63) == 63 && ntk_pp_add(&pp, 64)) goto done;
         }
         if (nngp && (s = check_output(nngp, n1, 1, "NNGP", err))) goto done;
         if (ntk && (s = check_output(ntk, n1, 1, "NTK", err))) goto done;
@@ -437,6 +450,7 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nt)
     for (size_t i = 0; i < n1; i++) {
         size_t j0 = sym ? i : 0;
+        if (ntk_pp_stopped(&pp)) continue; /* canceled: skip the rest */
         for (size_t j = j0; j < n2; j++) {
             double K, Th, g = G[i * n2 + j];
             /* The same point in X1 and X2: dgemm's sum and ddot's may differ
@@ -448,8 +462,12 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
             run_entry(&P, g, q1 + i * na, 1, q2 + j * na, 1, &K, &Th);
             G[i * n2 + j] = kout_is_g ? K : Th;
             if (other) other[i * n2 + j] = Th;
+            /* progress every 64 entries and at the row's end (a quadrature
+             * entry of a deep network can take milliseconds) */
+            if ((((j - j0) & 63) == 63 || j + 1 == n2) && ntk_pp_add(&pp, (double)(((j - j0) & 63) + 1))) break;
         }
     }
+    if (ntk_pp_stopped(&pp)) goto done; /* the outputs are partial: no checks */
     if (sym) {
         for (size_t i = 0; i < n1; i++)
             for (size_t j = 0; j < i; j++) {
@@ -461,6 +479,7 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
     if (ntk && (s = check_output(ntk, n1, n2, "NTK", err))) goto done;
 
 done:
+    if (!s && ntk_pp_finish(&pp)) s = ntk_canceled(err, "kernel");
     free(g0);
     if (q2 != q1) free(q2);
     free(q1);

@@ -32,6 +32,12 @@
  * checked against ntk_net_backward's own gradients and finite differences
  * (tests/test_empirical.c).
  *
+ * Progress (the _ex functions): work units are estimated flops — a row
+ * chunk's passes 2·m·(1 + k)·Σ n_in·n_out, a Gram block's
+ * pairs·Σ_l (2·r·k·n_l + 2·n_in + r²) — counted as chunks and blocks finish
+ * (core/progress.c: reported from the calling thread only); a
+ * cancellation skips the remaining chunks and blocks.
+ *
  * Thread-count independence: every product goes through core/blas.h
  * (ntk_dgemm, ntk_dsyrk_upper: a partition fixed by the shapes, each block
  * one single-threaded OpenBLAS call), the layers are accumulated in a fixed
@@ -244,6 +250,7 @@ typedef struct {
     pass_store S1, S2;
     chunk_runner *C;           /* n_tmp runners: one per thread            */
     double *Td, *Th;           /* block temporaries, n_tmp of each         */
+    ntk_par_progress *pp;      /* progress in flops, or NULL               */
 } emp_plan;
 
 static void plan_free(emp_plan *P)
@@ -307,6 +314,52 @@ fail:
     return s;
 }
 
+/* ------------------------------------------------------------ work estimates (progress) */
+
+/* Flops of the passes over m rows: the forward pass, and with δ's the
+ * backward pass on m·k rows. */
+static double pass_flops(const emp_plan *P, size_t m)
+{
+    const ntk_net *net = P->net;
+    double w = 0;
+    for (size_t l = 0; l < net->n_dense; l++) w += (double)net->dense[l].n_in * (double)net->dense[l].n_out;
+    return 2.0 * (double)m * (1.0 + (P->want_delta ? (double)net->k : 0.0)) * w;
+}
+
+/* Flops of one Gram block of bm × bn points (a diagonal block: its upper
+ * triangle): per layer the D and H products and the elementwise update. */
+static double block_flops(const emp_plan *P, size_t bm, size_t bn, int diag)
+{
+    const ntk_net *net = P->net;
+    const double r = (double)P->r, k = (double)net->k;
+    double pairs = diag ? (double)bm * ((double)bm + 1) / 2 : (double)bm * (double)bn, per = 0;
+    for (size_t l = 0; l < net->n_dense; l++)
+        per += 2 * r * k * (double)net->dense[l].n_out + 2 * (double)net->dense[l].n_in + r * r;
+    return pairs * per;
+}
+
+/* All the work of one evaluation from a plan: passes over X1 (and X2),
+ * the Gram blocks when the NTK is wanted, the NNGP product when asked. */
+static double eval_flops(const emp_plan *P, int want_nngp)
+{
+    const size_t chunk = P->C[0].chunk;
+    double t = 0;
+    for (int set = 0; set < (P->sym ? 1 : 2); set++) {
+        const size_t n = set ? P->n2 : P->n1;
+        for (size_t r0 = 0; r0 < n; r0 += chunk) t += pass_flops(P, n - r0 < chunk ? n - r0 : chunk);
+    }
+    if (P->want_delta) {
+        const size_t B = P->bpts, nb1 = (P->n1 + B - 1) / B, nb2 = (P->n2 + B - 1) / B;
+        for (size_t bi = 0; bi < nb1; bi++)
+            for (size_t bj = P->sym ? bi : 0; bj < nb2; bj++) {
+                size_t bm = P->n1 - bi * B < B ? P->n1 - bi * B : B, bn = P->n2 - bj * B < B ? P->n2 - bj * B : B;
+                t += block_flops(P, bm, bn, P->sym && bi == bj);
+            }
+    }
+    if (want_nngp) t += 2.0 * (double)P->n1 * (double)P->n2 * (double)P->net->k;
+    return t;
+}
+
 /* One pass over x (S->n rows): outputs into S->f if kept, δ's and layer
  * inputs if want_delta. Chunks of rows run in parallel, each on one thread
  * with its own runner (its products unsplit, single-threaded: core/blas.c),
@@ -331,6 +384,7 @@ static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error
 #endif
 #pragma omp for schedule(dynamic, 1)
         for (size_t c = 0; c < nc; c++) {
+            if (ntk_pp_stopped(P->pp)) continue; /* canceled: skip the rest */
             const size_t r0 = c * chunk, m = S->n - r0 < chunk ? S->n - r0 : chunk;
             /* the inputs of dense layers 1.. (outputs of the layer before
              * each) go straight into the store's rows of this chunk */
@@ -354,9 +408,11 @@ static ntk_status collect(emp_plan *P, const double *x, pass_store *S, ntk_error
                     first_s = st;
                 }
             }
+            ntk_pp_add(P->pp, pass_flops(P, m));
         }
     }
     if (first_s && err) *err = first;
+    if (!first_s && ntk_pp_stopped(P->pp)) return ntk_canceled(err, P->pp->stage);
     return first_s;
 }
 
@@ -396,6 +452,7 @@ static void structured_ntk(emp_plan *P, double *out)
         double *Td = P->Td + tid * ldt * ldt, *Th = P->Th + tid * B * B;
 #pragma omp for schedule(dynamic, 1)
         for (size_t it = 0; it < nitems; it++) {
+            if (ntk_pp_stopped(P->pp)) continue; /* canceled: skip the rest */
             size_t bi, bj;
             if (sym) { /* it → (bi, bj), bi ≤ bj, row by row */
                 size_t rem = it;
@@ -456,6 +513,7 @@ static void structured_ntk(emp_plan *P, double *out)
                 for (size_t p = 0; p < rows; p++)
                     for (size_t q = diag ? p + 1 : 0; q < cols; q++) mb[q * R2 + p] = ob[p * R2 + q];
             }
+            ntk_pp_add(P->pp, block_flops(P, bm, bn, diag));
         }
     }
 }
@@ -513,9 +571,13 @@ static void jac_hook(void *vctx, size_t l, const double *delta, const double *h,
     }
 }
 
-/* J ((n·k) × P) by chunks: one forward pass, k backward passes. */
-static ntk_status jacobian_rows(const ntk_net *net, const double *x, size_t n, double *J, ntk_error *err)
+/* J ((n·k) × P) by chunks: one forward pass, k backward passes. Progress
+ * (prog may be NULL): stage "Jacobian", rows of J done (n·k in all). */
+static ntk_status jacobian_rows(const ntk_net *net, const double *x, size_t n, double *J, const ntk_progress *prog,
+                                ntk_error *err)
 {
+    const double rows = (double)n * (double)net->k;
+    if (ntk_progress_report(prog, "Jacobian", 0, rows)) return ntk_canceled(err, "Jacobian");
     chunk_runner C;
     ntk_status s = runner_create(net, n, &C, err);
     if (s) return s;
@@ -527,6 +589,8 @@ static ntk_status jacobian_rows(const ntk_net *net, const double *x, size_t n, d
         for (size_t a = 0; a < net->k && !s; a++) {
             ctx.a = a;
             s = runner_backward(&C, m, a, jac_hook, &ctx, err);
+            if (!s && ntk_progress_report(prog, "Jacobian", (double)r0 * (double)net->k + (double)((a + 1) * m), rows))
+                s = ntk_canceled(err, "Jacobian");
         }
     }
     runner_free(&C);
@@ -535,6 +599,12 @@ static ntk_status jacobian_rows(const ntk_net *net, const double *x, size_t n, d
 
 ntk_status ntk_net_jacobian(const ntk_net *net, const double *x, size_t n, double *J, size_t max_bytes,
                             ntk_error *err)
+{
+    return ntk_net_jacobian_ex(net, NULL, x, n, J, max_bytes, err);
+}
+
+ntk_status ntk_net_jacobian_ex(const ntk_net *net, const ntk_empirical_opts *opts, const double *x, size_t n,
+                               double *J, size_t max_bytes, ntk_error *err)
 {
     ntk_error_clear(err);
     if (!net) return ntk_fail(err, NTK_E_INVAL, "no network");
@@ -551,16 +621,77 @@ ntk_status ntk_net_jacobian(const ntk_net *net, const double *x, size_t n, doubl
                         n, n * net->k, net->n_params, bytes, gib(bytes), max_bytes, gib(max_bytes));
     ntk_status s = ntk_check_finite(x, n, net->d_in, "X", err);
     if (s) return s;
-    if ((s = jacobian_rows(net, x, n, J, err))) return s;
+    if ((s = jacobian_rows(net, x, n, J, opts ? &opts->progress : NULL, err))) return s;
     return check_output(J, n * net->k, net->n_params, "J", err);
 }
 
 /* ------------------------------------------------------------ empirical kernels */
 
+ntk_empirical_opts ntk_empirical_opts_default(void)
+{
+    ntk_empirical_opts o;
+    memset(&o, 0, sizeof o);
+    o.param = NTK_PARAM_NTK;
+    o.samples = 1;
+    return o;
+}
+
+/* The plan's allocations, counted as store_alloc, runner_create and
+ * plan_create make them, plus the Monte Carlo sums. */
+size_t ntk_empirical_bytes(const ntk_net *net, const ntk_empirical_opts *opts, size_t n1, size_t n2, int want_ntk,
+                           int want_nngp)
+{
+    if (!net) return 0;
+    const ntk_empirical_opts o = opts ? *opts : ntk_empirical_opts_default();
+    const double k = (double)net->k, r = o.full ? k : 1;
+    const int sym = n2 == 0;
+    const double N1 = (double)n1, N2 = sym ? N1 : (double)n2;
+    double store = 0; /* per point */
+    for (size_t l = 0; want_ntk && l < net->n_dense; l++) {
+        const ntk_dense_info *Dl = &net->dense[l];
+        store += k * (double)Dl->n_out + (l == 0 && Dl->layer == 0 ? 0 : (double)Dl->n_in);
+    }
+    if (want_nngp) store += k;
+    double a = store * (N1 + (sym ? 0 : N2));
+    double nt = 1, chunk = (N1 > N2 ? N1 : N2) < EMP_CHUNK ? (N1 > N2 ? N1 : N2) : EMP_CHUNK, outs = 0;
+#ifdef _OPENMP
+    nt = (double)omp_get_max_threads();
+#endif
+    for (size_t i = 0; i < net->n_layers; i++) outs += (double)net->layers[i].n_out;
+    const double mw = (double)net->max_width;
+    a += nt * (chunk * outs + 2 * chunk * mw + chunk * k + chunk * k * k + mw);
+    if (want_ntk) {
+        const double B = EMP_BLOCK_ROWS / r >= 1 ? (double)(size_t)(EMP_BLOCK_ROWS / r) : 1;
+        a += nt * (B * r * B * r + B * B);
+    }
+    if (o.samples > 1) a += (want_nngp ? N1 * N2 : 0) + (want_ntk ? N1 * r * N2 * r : 0);
+    double b = 8 * a;
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
+}
+
+/* Starts the progress of an evaluation from plan P (`evals` of them) and
+ * hooks it into the plan; non-zero when the first report canceled. */
+static int plan_progress(emp_plan *P, ntk_par_progress *pp, const ntk_empirical_opts *o, const char *stage,
+                         double evals, int want_nngp)
+{
+    P->pp = pp;
+    return ntk_pp_start(pp, &o->progress, stage, evals * eval_flops(P, want_nngp));
+}
+
 ntk_status ntk_empirical_ntk(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2, int full,
                              double *out, ntk_error *err)
 {
+    ntk_empirical_opts o = ntk_empirical_opts_default();
+    o.full = full;
+    return ntk_empirical_ntk_ex(net, &o, x1, n1, x2, n2, out, err);
+}
+
+ntk_status ntk_empirical_ntk_ex(const ntk_net *net, const ntk_empirical_opts *opts, const double *x1, size_t n1,
+                                const double *x2, size_t n2, double *out, ntk_error *err)
+{
     ntk_error_clear(err);
+    const ntk_empirical_opts o = opts ? *opts : ntk_empirical_opts_default();
+    const int full = o.full;
     if (!net) return ntk_fail(err, NTK_E_INVAL, "no network");
     if (!out) return ntk_fail(err, NTK_E_INVAL, "no output for the empirical NTK");
     ntk_status s = check_sets(x1, n1, x2, n2, err);
@@ -572,10 +703,14 @@ ntk_status ntk_empirical_ntk(const ntk_net *net, const double *x1, size_t n1, co
     if ((s = check_finite_sets(x1, n1, x2, n2, net->d_in, err))) return s;
     emp_plan P;
     if ((s = plan_create(net, n1, n2, sym, full, 1, 0, &P, err))) return s;
-    if (!(s = plan_collect(&P, x1, x2, err))) {
+    ntk_par_progress pp;
+    if (plan_progress(&P, &pp, &o, "empirical NTK", 1, 0)) s = ntk_canceled(err, pp.stage);
+    else if (!(s = plan_collect(&P, x1, x2, err))) {
         structured_ntk(&P, out);
-        s = check_output(out, n1 * r, n2 * r, "NTK", err);
+        if (ntk_pp_stopped(&pp)) s = ntk_canceled(err, pp.stage);
+        else s = check_output(out, n1 * r, n2 * r, "NTK", err);
     }
+    if (!s && ntk_pp_finish(&pp)) s = ntk_canceled(err, pp.stage);
     plan_free(&P);
     return s;
 }
@@ -605,8 +740,8 @@ ntk_status ntk_empirical_ntk_ref(const ntk_net *net, const double *x1, size_t n1
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory for the Jacobians (%zu bytes, %.2f GiB)", b1 + b2, gib(b1 + b2));
         goto done;
     }
-    if ((s = jacobian_rows(net, x1, n1, J1, err))) goto done;
-    if (!sym && (s = jacobian_rows(net, x2, n2, J2, err))) goto done;
+    if ((s = jacobian_rows(net, x1, n1, J1, NULL, err))) goto done;
+    if (!sym && (s = jacobian_rows(net, x2, n2, J2, NULL, err))) goto done;
     if (full) {
         /* Θ[(i,a),(j,b)] = J1 row (i,a) · J2 row (j,b) */
         ntk_dgemm(CblasNoTrans, CblasTrans, (int)(n1 * k), (int)(n2 * k), (int)P, 1.0, J1, (int)P, J2, (int)P, 0.0,
@@ -627,7 +762,14 @@ done:
 ntk_status ntk_empirical_nngp(const ntk_net *net, const double *x1, size_t n1, const double *x2, size_t n2,
                               double *out, ntk_error *err)
 {
+    return ntk_empirical_nngp_ex(net, NULL, x1, n1, x2, n2, out, err);
+}
+
+ntk_status ntk_empirical_nngp_ex(const ntk_net *net, const ntk_empirical_opts *opts, const double *x1, size_t n1,
+                                 const double *x2, size_t n2, double *out, ntk_error *err)
+{
     ntk_error_clear(err);
+    const ntk_empirical_opts o = opts ? *opts : ntk_empirical_opts_default();
     if (!net) return ntk_fail(err, NTK_E_INVAL, "no network");
     if (!out) return ntk_fail(err, NTK_E_INVAL, "no output for the empirical NNGP");
     ntk_status s = check_sets(x1, n1, x2, n2, err);
@@ -639,10 +781,13 @@ ntk_status ntk_empirical_nngp(const ntk_net *net, const double *x1, size_t n1, c
     if ((s = check_finite_sets(x1, n1, x2, n2, net->d_in, err))) return s;
     emp_plan P;
     if ((s = plan_create(net, n1, n2, sym, 0, 0, 1, &P, err))) return s;
-    if (!(s = plan_collect(&P, x1, x2, err))) {
+    ntk_par_progress pp;
+    if (plan_progress(&P, &pp, &o, "empirical NNGP", 1, 1)) s = ntk_canceled(err, pp.stage);
+    else if (!(s = plan_collect(&P, x1, x2, err))) {
         nngp_from_f(&P, out);
         s = check_output(out, n1, n2, "NNGP", err);
     }
+    if (!s && ntk_pp_finish(&pp)) s = ntk_canceled(err, pp.stage);
     plan_free(&P);
     return s;
 }
@@ -651,7 +796,23 @@ ntk_status ntk_mc_kernels(const ntk_arch *arch, ntk_param param, size_t d, uint6
                           const double *x1, size_t n1, const double *x2, size_t n2, int full, double *nngp,
                           double *ntk, ntk_error *err)
 {
+    ntk_empirical_opts o = ntk_empirical_opts_default();
+    o.param = param;
+    o.seed = seed;
+    o.samples = samples;
+    o.full = full;
+    return ntk_mc_kernels_ex(arch, d, &o, x1, n1, x2, n2, nngp, ntk, err);
+}
+
+ntk_status ntk_mc_kernels_ex(const ntk_arch *arch, size_t d, const ntk_empirical_opts *opts, const double *x1,
+                             size_t n1, const double *x2, size_t n2, double *nngp, double *ntk, ntk_error *err)
+{
     ntk_error_clear(err);
+    const ntk_empirical_opts o = opts ? *opts : ntk_empirical_opts_default();
+    const ntk_param param = o.param;
+    const uint64_t seed = o.seed;
+    const size_t samples = o.samples;
+    const int full = o.full;
     if (!arch) return ntk_fail(err, NTK_E_INVAL, "no architecture");
     if (samples == 0) return ntk_fail(err, NTK_E_INVAL, "the number of Monte Carlo samples must be at least 1");
     if (!nngp && !ntk) return ntk_fail(err, NTK_E_INVAL, "neither NNGP nor NTK requested");
@@ -676,6 +837,11 @@ ntk_status ntk_mc_kernels(const ntk_arch *arch, ntk_param param, size_t d, uint6
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory for the Monte Carlo sums");
         goto done;
     }
+    ntk_par_progress pp;
+    if (plan_progress(&P, &pp, &o, "Monte Carlo kernels", (double)samples, nngp != NULL)) {
+        s = ntk_canceled(err, pp.stage);
+        goto done;
+    }
     /* sample 0 straight into the outputs, the others into temporaries added
      * in order s = 1, 2, …: a fixed-order sum */
     for (size_t smp = 0; smp < samples; smp++) {
@@ -683,6 +849,10 @@ ntk_status ntk_mc_kernels(const ntk_arch *arch, ntk_param param, size_t d, uint6
         if ((s = ntk_net_init(net, seed + smp, err))) goto done;
         if ((s = plan_collect(&P, x1, x2, err))) goto done;
         if (ntk) structured_ntk(&P, ot);
+        if (ntk_pp_stopped(&pp)) {
+            s = ntk_canceled(err, pp.stage);
+            goto done;
+        }
         if (nngp) nngp_from_f(&P, on);
         if (smp) {
             if (nngp)
@@ -700,6 +870,7 @@ ntk_status ntk_mc_kernels(const ntk_arch *arch, ntk_param param, size_t d, uint6
     }
     if (nngp && (s = check_output(nngp, n1, n2, "NNGP", err))) goto done;
     if (ntk && (s = check_output(ntk, n1 * r, n2 * r, "NTK", err))) goto done;
+    if (ntk_pp_finish(&pp)) s = ntk_canceled(err, pp.stage);
 done:
     plan_free(&P);
     free(tn);

@@ -18,6 +18,10 @@
  * net_seed_key in net.c), counted across epochs; a draw r is mapped to
  * [0, m) by rejecting r < 2⁶⁴ mod m and taking r mod m (exactly uniform).
  *
+ * Progress: stage "training", done = updates made of opts->steps, reported
+ * before the first and after every update (after its loss is logged); a
+ * cancellation stops before the next update (θ keeps the updates made).
+ *
  * Everything is allocated before the first step. This file adds no
  * dependence on the thread count: its parallel loops are elementwise and
  * the loss sums serial. (The dgemms are another matter: OpenBLAS 0.3.21's
@@ -251,6 +255,8 @@ static ntk_status train_loop(const train_model *M, const ntk_train_opts *o, cons
 #endif
     ntk_status s;
     double loss = NAN;
+    const double total = (double)o->steps;
+    if (ntk_progress_report(&o->progress, "training", 0, total)) return ntk_canceled(err, "training");
 
     if (B >= N) { /* full batch: the loss at θ_s comes with the gradient's forward pass */
         double inv_n = 1.0 / ((double)N * (double)k);
@@ -260,6 +266,9 @@ static ntk_status train_loop(const train_model *M, const ntk_train_opts *o, cons
             loss = 0.5 * inv_n * sq_err(b->out, y, m);
             if (!isfinite(loss)) return diverged(err, step, loss);
             if (o->on_log && is_log_point(o, step) && o->on_log(o->log_ctx, step, loss)) break;
+            /* after the log, so that a callback showing the loss shows this step's */
+            if (step && ntk_progress_report(&o->progress, "training", (double)step, total))
+                return ntk_canceled(err, "training");
             if (step == o->steps) break;
             for (size_t e = 0; e < m; e++) b->G[e] = (b->out[e] - y[e]) * inv_n;
             if ((s = M->backward(M->self, b->G, b->grad, err))) return s;
@@ -312,10 +321,32 @@ static ntk_status train_loop(const train_model *M, const ntk_train_opts *o, cons
             if (!isfinite(loss)) return diverged(err, step, loss);
             if (o->on_log && o->on_log(o->log_ctx, step, loss)) break;
         }
+        if (ntk_progress_report(&o->progress, "training", (double)step, total)) return ntk_canceled(err, "training");
     }
     if (o->steps == 0 && !o->on_log && (s = full_loss(M, x, y, N, B, b->out, &loss, err))) return s;
     if (final_loss) *final_loss = loss;
     return NTK_OK;
+}
+
+/* ------------------------------------------------------------ memory estimate */
+
+/* What ntk_train / ntk_train_linear allocate (see bufs_alloc,
+ * ntk_net_work_create, lin_work_create) and, for the linearized model,
+ * what ntk_linear_create holds (a clone of the network and θ). */
+size_t ntk_train_bytes(const ntk_net *net, const ntk_train_opts *opts, size_t n, int linearized)
+{
+    if (!net || n == 0) return 0;
+    ntk_train_opts o = opts ? *opts : ntk_train_opts_default();
+    const double N = (double)n, B = (o.batch == 0 || o.batch >= n) ? N : (double)o.batch;
+    const double P = (double)net->n_params, k = (double)net->k, d = (double)net->d_in, mw = (double)net->max_width;
+    double outs = 0;
+    for (size_t i = 0; i < net->n_layers; i++) outs += (double)net->layers[i].n_out;
+    double a = B * outs + 2 * B * mw;     /* the batch workspace        */
+    a += 2 * P + 2 * B * k;               /* gradient, velocity, out, G */
+    if (B < N) a += B * d + B * k + N;    /* the gathered minibatch, the permutation */
+    if (linearized) a += 2 * P + 2 * B * mw + P; /* clone and θ, tangents, θ − θ0 */
+    double b = 8 * a;
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
 }
 
 /* ------------------------------------------------------------ entry points */

@@ -294,8 +294,9 @@ static ntk_status factor_eigen(ntk_model *m, double *K, ntk_error *err)
     return NTK_OK;
 }
 
-/* α = K_reg⁻¹·y by an in-place Cholesky factorization of K. */
-static ntk_status factor_inf(ntk_model *m, double *K, ntk_error *err)
+/* α = K_reg⁻¹·y by an in-place Cholesky factorization of K. Progress:
+ * N³/3 flops an attempt; each jitter retry adds an attempt to *flops. */
+static ntk_status factor_inf(ntk_model *m, double *K, double *flops, ntk_error *err)
 {
     size_t N = m->N, k = m->k;
     const ntk_model_opts *o = &m->o;
@@ -318,6 +319,13 @@ static ntk_status factor_inf(ntk_model *m, double *K, ntk_error *err)
         info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)N, K, (lapack_int)N);
         if (info <= 0 || !o->auto_jitter || attempt >= 14) break;
         jitter = unit * pow(10.0, attempt + 1);
+        double attempt_flops = (double)N * (double)N * (double)N / 3;
+        *flops += attempt_flops;
+        if (ntk_progress_report(&o->progress, "Cholesky", *flops - attempt_flops, *flops)) {
+            free(d0);
+            free(b);
+            return ntk_canceled(err, "Cholesky");
+        }
     }
     free(d0);
     if (info != 0) {
@@ -432,10 +440,21 @@ static ntk_status fit_core(const ntk_arch *arch, const ntk_model_opts *opts, con
     }
     symmetrize(kxx, N);
     double t0 = now();
+    /* progress in flops (estimates; the LAPACK calls are single units):
+     * stage "eigendecomposition" (dsyevd with eigenvectors ~4N³, and the
+     * Cholesky factorization that may follow it in ntk_factor_kernel), or
+     * "Cholesky" (inf_only: N³/3 an attempt) */
+    const double n3 = (double)N * (double)N * (double)N;
+    double flops = o.inf_only ? n3 / 3 : 4 * n3;
+    const char *stage = o.inf_only ? "Cholesky" : "eigendecomposition";
+    if (ntk_progress_report(&o.progress, stage, 0, flops)) {
+        s = ntk_canceled(err, stage);
+        goto fail;
+    }
     if (o.inf_only) {
         free(nngp_xx);
         nngp_xx = NULL;
-        s = factor_inf(m, kxx, err);
+        s = factor_inf(m, kxx, &flops, err);
     } else {
         s = factor_eigen(m, kxx, err);
     }
@@ -451,6 +470,11 @@ static ntk_status fit_core(const ntk_arch *arch, const ntk_model_opts *opts, con
     m->factor_seconds = now() - t0;
     m->checksum = data_checksum(m);
     if ((s = fit_checksum(m, &m->fit_checksum, err))) goto fail;
+    m->o.progress = (ntk_progress){NULL, NULL}; /* the fit's: not kept */
+    if (ntk_progress_report(&o.progress, stage, flops, flops)) {
+        s = ntk_canceled(err, stage);
+        goto fail;
+    }
     *out = m;
     return NTK_OK;
 fail:
@@ -648,6 +672,59 @@ ntk_status ntk_model_fit_kernel(const ntk_arch *arch, const ntk_model_opts *opts
                                       err);
 }
 
+/* ------------------------------------------------------------ size estimates */
+
+/* n doubles in bytes; SIZE_MAX when that does not fit a size_t. Doubles
+ * count exactly up to 2^53 bytes, far beyond any memory. */
+static size_t doubles_bytes(double n)
+{
+    double b = 8.0 * n;
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
+}
+
+/* The peak, in doubles (see ntk.h): during dsyevd the kernel, the train
+ * NNGP, ntk_factor_kernel's copy of the kernel for Cholesky and dsyevd's
+ * workspace (1 + 6N + 2N², LAPACKE's query) are alive at once; the inputs
+ * twice (the scaled copy, the model's). Saving copies every array into the
+ * archive in memory, which stays below that peak. */
+size_t ntk_model_fit_bytes(const ntk_model_opts *opts, size_t N, size_t d, size_t k)
+{
+    ntk_model_opts o = opts ? *opts : ntk_model_opts_default();
+    const double n = (double)N, nn = n * n;
+    double sq; /* N × N arrays at the peak */
+    if (o.inf_only) sq = 1;                          /* K, factorized in place */
+    else if (o.kernel == NTK_MODEL_NTK) sq = 3 + 2;  /* K, NNGP, copy + dsyevd's 2N² */
+    else sq = 2 + 2;                                 /* K, copy + dsyevd's 2N²       */
+    double small = 2 * n * (double)d + 4 * n * (double)k + 8 * n + 1;
+    return doubles_bytes(sq * nn + small);
+}
+
+size_t ntk_model_file_bytes(const ntk_model_opts *opts, size_t N, size_t d, size_t k)
+{
+    ntk_model_opts o = opts ? *opts : ntk_model_opts_default();
+    const double n = (double)N;
+    double a = n * (double)d + 2 * n * (double)k; /* x, y, alpha */
+    if (!o.inf_only) a += n + n * n + n * (double)k + (o.kernel == NTK_MODEL_NTK ? n * n : 0);
+    size_t b = doubles_bytes(a);
+    /* headers of up to 8 members (.npy ≤ 256, zip ≤ 200 bytes each), meta
+     * and spec text: 64 KiB is ample */
+    return b > SIZE_MAX - 65536 ? SIZE_MAX : b + 65536;
+}
+
+size_t ntk_model_predict_bytes(const ntk_model *m, size_t M, size_t n_times, int var)
+{
+    if (!m || M == 0) return 0;
+    const double N = (double)m->N, k = (double)m->k, d = (double)m->d;
+    size_t Bz = m->block_rows ? m->block_rows : BLOCK_ELEMS / m->N;
+    if (Bz < 1) Bz = 1;
+    if (Bz > M) Bz = M;
+    const double B = (double)Bz;
+    const int ntk = m->o.kernel == NTK_MODEL_NTK;
+    /* upper bound: every time finite (the N × k coefficients per time) and A formed */
+    double a = B * d + 2 * B * N + (var && ntk ? 3 * B * N : 0) + B + N + N * k + (double)n_times * N * k;
+    return doubles_bytes(a);
+}
+
 ntk_status ntk_model_fit(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
                          const double *y, size_t k, ntk_model **out, ntk_error *err)
 {
@@ -680,6 +757,7 @@ ntk_status ntk_model_fit(const ntk_arch *arch, const ntk_model_opts *opts, const
     ntk_kernel_opts ko = ntk_kernel_opts_default();
     ko.param = o.param;
     ko.threads = o.threads;
+    ko.progress = o.progress; /* stage "kernel" */
     double t0 = now();
     s = ntk_kernel(arch, &ko, xs, N, NULL, 0, d, o.kernel == NTK_MODEL_NNGP ? K : Kn,
                    o.kernel == NTK_MODEL_NTK ? K : NULL, err);
@@ -1217,13 +1295,20 @@ ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_op
     ko.threads = m->o.threads;
     ntk_kernel_opts kod = ko;
     kod.diag = 1;
+    /* progress: stage "prediction", test points done. Within a block the
+     * test kernel takes the share wk of its work, estimated per entry as
+     * 2d + 20·layers flops against 2N for A, 4N for NTK variances (T, P) */
+    const double ck = 2.0 * (double)d + 20.0 * (double)ntk_arch_n_layers(m->arch);
+    const double cr = (need_A ? 2.0 : 0.0) * (double)N + (var && ntk ? 4.0 * (double)N : 0.0);
+    const double wk = ck / (ck + cr);
+    ntk_subprogress sp;
+    if (ntk_progress_report(&po.progress, "prediction", 0, (double)M)) {
+        s = ntk_canceled(err, "prediction");
+        goto done;
+    }
 
     for (size_t i0 = 0; i0 < M; i0 += B) {
         size_t b = M - i0 < B ? M - i0 : B;
-        if (ntk_progress_report(&po.progress, "prediction", (double)i0, (double)M)) {
-            s = ntk_fail(err, NTK_E_CANCELED, "prediction canceled after %zu of %zu test points", i0, M);
-            goto done;
-        }
         /* Kt: the model's kernel K(x*,X); Kn: the NNGP when it differs; Kd:
          * the NNGP K(x*,x*) (given, or computed from the arch) */
         const double *Kt = kt, *Kn = kn, *Kd = kd;
@@ -1237,6 +1322,8 @@ ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_op
                 for (size_t i = 0; i < b * d; i++) xs[i] = xb[i] * m->test_scale;
                 xb = xs;
             }
+            ko.progress = ntk_subprogress_bind(&sp, &po.progress, "prediction", (double)i0, (double)b * wk, (double)M);
+            kod.progress = ko.progress;
             if ((s = ntk_kernel(m->arch, &ko, xb, b, m->x, N, d, ntk ? kn : kt, ntk ? kt : NULL, err))) goto done;
             if (var && (s = ntk_kernel(m->arch, &kod, xb, b, NULL, 0, d, kd, NULL, err))) goto done;
         }
@@ -1297,8 +1384,11 @@ ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_op
                 vo[i] = Kd[i] - 2 * s1 + s2;
             }
         }
+        if (ntk_progress_report(&po.progress, "prediction", (double)(i0 + b), (double)M)) {
+            s = ntk_canceled(err, "prediction");
+            goto done;
+        }
     }
-    ntk_progress_report(&po.progress, "prediction", (double)M, (double)M);
     s = NTK_OK;
 done:
     free(c_f0);
