@@ -924,6 +924,117 @@ ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_op
  * to be evaluated. */
 const double *ntk_model_train_inputs(const ntk_model *m);
 
+/* ---------------------------------------------------------------- model selection (ridge, kernel hyperparameters)
+ *
+ * Kernel ridge regression with G = K + ρ·I (K the N × N training kernel,
+ * NTK or NNGP; ρ the absolute ridge) predicts f(x*) = K(x*,X)·α with
+ * α = G⁻¹·Y (Y: N × k targets; the t = ∞ model of ntk_model_fit). From ONE
+ * eigendecomposition K = V·diag(λ)·Vᵀ (λ clipped as ntk_predictor_create
+ * does) every ridge costs only products with V, G⁻¹ = V·diag(1/(λ+ρ))·Vᵀ:
+ *
+ *   leave-one-out: the residual of point i under the model fitted on the
+ *     other N − 1 points (same ρ) is e_i = α_i / (G⁻¹)_ii (one row of α per
+ *     output column), O(N²) per ridge (plus N²·k for α);
+ *   k-fold CV: with the points split into folds B, the residuals of fold B
+ *     under the model fitted on the others are e_B = ((G⁻¹)_BB)⁻¹·α_B,
+ *     O(N²·|B|) per fold and ridge. Folds: ntk_select_folds (a seeded
+ *     shuffle) or any assignment of your own;
+ *   MSE = Σ e² / (N·k) over all points and output columns;
+ *   GP log marginal likelihood of Y under f ~ GP(0, K) with noise
+ *     variance ρ, each output column independent:
+ *       log p(Y|X) = Σ_a [−½·y_aᵀG⁻¹y_a − ½·log|G| − (N/2)·log 2π],
+ *     O(N·k) per ridge; and with the kernel's scale fitted: the covariance
+ *     σ²·G (K and ρ scaled together, so ρ/σ² stays the relative noise),
+ *     whose maximum-likelihood σ² is closed form,
+ *       σ̂² = Σ_a y_aᵀG⁻¹y_a / (N·k),
+ *       log p̂ = −(N·k/2)·(log(2π·σ̂²) + 1) − (k/2)·log|G|.
+ *
+ * Held-out refits keep the absolute ridge ρ of the whole set (a relative
+ * ridge r means ρ = r·tr(K)/N with the full K, as in ntk_predict_opts).
+ * Accuracy: the eigendecomposition is backward stable (K + E, ‖E‖ of order
+ * N·ε·‖K‖), so every quantity above is computed to a relative accuracy of
+ * order κ₂(G)·N·ε, κ₂(G) = (λ_max + ρ)/(λ_min + ρ) (for held-out residuals
+ * the worst case has a further factor up to √κ₂, not seen in practice:
+ * tests/test_select.c). That estimate is
+ * reported for each ridge; where it exceeds max_err (default 1e-2: a ridge
+ * too small for the kernel's conditioning, e.g. ρ = 0 with a singular K)
+ * the ridge is marked unreliable and its criteria are NaN, never a
+ * meaningless number. Products are thread-count independent; the
+ * eigendecomposition (and CV's Cholesky factors of (G⁻¹)_BB) run in LAPACK
+ * and may change in the last bits with OpenBLAS's thread count.
+ *
+ *     ntk_select_opts so = ntk_select_opts_default();   // LOO + likelihood
+ *     ntk_select *sel = NULL;
+ *     double ridges[3] = {1e-4, 1e-2, 1};               // relative
+ *     ntk_select_result res[3];
+ *     if (ntk_select_create(K, N, Y, k, &so, &sel, &err) ||
+ *         ntk_select_eval(sel, ridges, 3, &so, res, NULL, NULL, &err)) ...
+ *     ntk_select_free(sel);
+ */
+typedef struct {
+    ntk_ridge_mode ridge_mode; /* relative (default): ρ = r·tr(K)/N; absolute: ρ = r */
+    int loo;                   /* 1 (default): leave-one-out residuals and MSE     */
+    int mll;                   /* 1 (default): log marginal likelihoods            */
+    size_t folds;              /* ≥ 2: k-fold CV with that many folds; 0 (default): none */
+    const size_t *fold_of;     /* N fold indices in [0, folds), every fold non-
+                                  empty; NULL: ntk_select_folds(N, folds, seed)  */
+    uint64_t seed;             /* of the shuffled folds (default 0)                */
+    double max_err;            /* > 0: the largest κ₂(G)·N·ε accepted (default 1e-2) */
+    ntk_progress progress;     /* stages "eigendecomposition", "loo", "cv", "mll"  */
+} ntk_select_opts;
+
+ntk_select_opts ntk_select_opts_default(void);
+
+/* Per ridge value. The criteria not asked for, and all of them on an
+ * unreliable ridge, are NaN; so is cv_mse when a fold's (G⁻¹)_BB is not
+ * positive definite to working precision (its Cholesky factorization
+ * fails, which err_est ≤ max_err makes all but impossible). */
+typedef struct {
+    double ridge;         /* as given                                           */
+    double ridge_abs;     /* ρ added to K's diagonal                            */
+    double cond;          /* κ₂(G) = (λ_max + ρ)/(λ_min + ρ) (λ clipped; inf when G is singular) */
+    double err_est;       /* κ₂(G)·N·ε: the relative accuracy of the criteria   */
+    int reliable;         /* err_est ≤ max_err                                  */
+    double loo_mse;       /* leave-one-out MSE                                  */
+    double cv_mse;        /* k-fold CV MSE                                      */
+    double log_ml;        /* log p(Y|X) with covariance G                       */
+    double log_ml_scaled; /* log p(Y|X) with covariance σ̂²·G                   */
+    double sigma2;        /* σ̂²                                                */
+} ntk_select_result;
+
+typedef struct ntk_select ntk_select;
+
+/* Eigendecomposes the training kernel K (N × N, symmetric: the upper
+ * triangle is read; copied) for targets Y (N × k, copied). NaN/Inf are
+ * refused ("training kernel" / "targets", row and column); a kernel with an
+ * eigenvalue below −100·N·ε·λ_max is refused as not PSD (NTK_E_NUMERIC),
+ * tinier negative ones are clipped to 0. Of opts (NULL = defaults) only
+ * the progress callback is used here. */
+ntk_status ntk_select_create(const double *K, size_t N, const double *Y, size_t k, const ntk_select_opts *opts,
+                             ntk_select **out, ntk_error *err);
+void ntk_select_free(ntk_select *s);
+/* What the eigendecomposition found: λ_min, λ_max (before clipping), the
+ * number clipped; the other fields are 0. */
+void ntk_select_info(const ntk_select *s, ntk_predict_info *info);
+
+/* Evaluates the criteria asked for in opts at n ridge values (each ≥ 0 and
+ * finite) into res[0 .. n−1]. loo_resid, cv_resid (NULL = not wanted;
+ * filled when opts asks for LOO / CV): n × N × k residuals e (ridge-major,
+ * entry (r·N + i)·k + a; NaN where the MSE is NaN); the held-out
+ * prediction of point i is Y_i − e_i.
+ * NTK_E_INVAL for a bad ridge, fold count or fold assignment (naming it);
+ * NTK_E_CANCELED when the progress callback asks to stop. */
+ntk_status ntk_select_eval(const ntk_select *s, const double *ridges, size_t n, const ntk_select_opts *opts,
+                           ntk_select_result *res, double *loo_resid, double *cv_resid, ntk_error *err);
+
+/* The shuffled folds of ntk_select_opts: a Fisher–Yates permutation of
+ * 0 .. N−1 (for i = N−1 down to 1, swap positions i and ⌊u·(i+1)/2^64⌋,
+ * u the next output of SplitMix64 seeded with `seed`: the same on every
+ * machine); the point at permuted position p goes to fold p mod folds, so
+ * fold sizes differ by at most one. Needs 2 ≤ folds ≤ N (NTK_E_INVAL
+ * otherwise). */
+ntk_status ntk_select_folds(size_t N, size_t folds, uint64_t seed, size_t *fold_of, ntk_error *err);
+
 /* ---------------------------------------------------------------- the equivalence experiment
  *
  * For each hidden width w: a finite network at θ0 (seeded) is trained by

@@ -197,5 +197,6 @@ int cmd_train(int argc, char **argv);
 int cmd_empirical(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

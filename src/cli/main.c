@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COMMANDS "kernel, empirical, features, train, apply, fit, predict, compare, demo"
+#define COMMANDS "kernel, empirical, features, train, apply, fit, predict, tune, compare, demo"
 
 static const char *HELP =
     "ntk " NTK_VERSION_STRING " — Neural Tangent Kernels: infinite-width networks as kernels\n"
@@ -24,6 +24,8 @@ static const char *HELP =
     "             data set (.npy/.csv/IDX such as MNIST) and save it\n"
     "  predict    predictions of a fitted model at new points (times, variances,\n"
     "             MSE/R²/accuracy against targets)\n"
+    "  tune       pick the ridge and (w_std, b_std) on a grid by leave-one-out, k-fold\n"
+    "             CV or the GP marginal likelihood (one kernel per (w_std, b_std))\n"
     "  empirical  empirical NTK/NNGP of a finite network (seeded, saved, or a\n"
     "             Monte Carlo average over seeds)\n"
     "  features   the feature map: the Jacobian df/dtheta of a finite network\n"
@@ -99,7 +101,9 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "apply")) return cmd_apply(argc - 1, argv + 1);
     if (!strcmp(argv[1], "compare")) return cmd_compare(argc - 1, argv + 1);
-    const char *names[] = {"kernel", "fit", "predict", "empirical", "features", "train", "apply", "compare", "demo", NULL};
+    if (!strcmp(argv[1], "tune")) return cmd_tune(argc - 1, argv + 1);
+    const char *names[] = {"kernel", "fit", "predict", "empirical", "features", "train", "apply", "compare", "demo",
+                           "tune", NULL};
     const char *sug = cli_suggest_option(argv[1], names);
     if (sug) return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", argv[1], sug);
     return cli_usage_error(NULL, "unknown command '%s' (commands: " COMMANDS "; see 'ntk --help')", argv[1]);

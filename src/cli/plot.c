@@ -41,30 +41,40 @@ static int series_color(size_t i) { return 2 + (int)(i % 9); }
 
 typedef void (*draw_fn)(const void *ctx);
 
-/* Draws into BASE.png and BASE.svg, staged in the output set o: PLplot
- * writes to the path the set gives (the anonymous temporary file through
- * /proc/self/fd, or a temporary name). Returns 0 or -1. */
+/* Draws into `final` with the PLplot device dev, staged in the output set
+ * o: PLplot writes to the path the set gives (the anonymous temporary file
+ * through /proc/self/fd, or a temporary name). Returns 0 or -1. */
+static int render_file(ntk_outputs *o, const char *final, const char *dev, draw_fn draw, const void *ctx, char *err,
+                       size_t errn)
+{
+    char wpath[4200];
+    ntk_error e;
+    if (ntk_outputs_path(o, final, wpath, sizeof wpath, &e)) {
+        snprintf(err, errn, "%s", e.msg);
+        return -1;
+    }
+    begin(dev, wpath);
+    draw(ctx);
+    plend();
+    struct stat sb; /* PLplot reports no errors: an empty file is its failure */
+    if (stat(wpath, &sb) != 0 || sb.st_size <= 0) {
+        ntk_outputs_fail(o);
+        snprintf(err, errn, "%s: the plot could not be written (PLplot %s driver)", final, dev);
+        return -1;
+    }
+    return 0;
+}
+
+/* Draws into BASE.png and BASE.svg, staged in the output set o. Returns 0
+ * or -1. */
 static int render(ntk_outputs *o, const char *base, draw_fn draw, const void *ctx, char *err, size_t errn)
 {
     static const char *devs[2] = {"pngcairo", "svgcairo"};
     static const char *exts[2] = {"png", "svg"};
     for (int f = 0; f < 2; f++) {
-        char final[4096], wpath[4200];
-        ntk_error e;
+        char final[4096];
         snprintf(final, sizeof final, "%s.%s", base, exts[f]);
-        if (ntk_outputs_path(o, final, wpath, sizeof wpath, &e)) {
-            snprintf(err, errn, "%s", e.msg);
-            return -1;
-        }
-        begin(devs[f], wpath);
-        draw(ctx);
-        plend();
-        struct stat sb; /* PLplot reports no errors: an empty file is its failure */
-        if (stat(wpath, &sb) != 0 || sb.st_size <= 0) {
-            ntk_outputs_fail(o);
-            snprintf(err, errn, "%s: the plot could not be written (PLplot %s driver)", final, devs[f]);
-            return -1;
-        }
+        if (render_file(o, final, devs[f], draw, ctx, err, errn)) return -1;
     }
     return 0;
 }
@@ -250,4 +260,129 @@ static void draw_losses(const void *vctx)
 int plot_losses(ntk_outputs *o, const char *base, const plot_losses_data *d, char *err, size_t errn)
 {
     return render(o, base, draw_losses, d, err, errn);
+}
+
+/* ---------------------------------------------------------------- ntk tune */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void draw_tune(const void *vctx)
+{
+    const plot_tune_data *c = vctx;
+    size_t nr = c->n_r, ns = c->n_w * c->n_b;
+    double *lx = malloc(nr * sizeof *lx), *ly = malloc(nr * sizeof *ly);
+    if (!lx || !ly) {
+        free(lx);
+        free(ly);
+        return;
+    }
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (size_t r = 0; r < nr; r++) lx[r] = c->ridges[r] > 0 ? log10(c->ridges[r]) : NAN;
+    minmax(lx, nr, &xlo, &xhi);
+    /* y from the smallest value to the largest, but at most twice as far
+     * above it as the upper quartile: the minimum and the landscape around
+     * it stay visible when a few ridges are far worse (lines above are
+     * clipped at the frame) */
+    double *v = malloc(ns * nr * sizeof *v);
+    size_t nv = 0;
+    for (size_t i = 0; v && i < ns * nr; i++)
+        if (isfinite(c->crit[i]) && isfinite(lx[i % nr])) v[nv++] = c->crit[i];
+    if (nv) {
+        qsort(v, nv, sizeof *v, cmp_double);
+        ylo = v[0];
+        yhi = v[nv - 1];
+        double q3 = v[(3 * (nv - 1)) / 4];
+        if (q3 > ylo && ylo + 2 * (q3 - ylo) < yhi) yhi = ylo + 2 * (q3 - ylo);
+    }
+    free(v);
+    if (!(xhi > xlo)) { xlo -= 1; xhi += 1; }
+    if (!(yhi >= ylo)) { ylo = 0; yhi = 1; }
+    if (!(yhi > ylo)) { ylo -= 0.5 * fabs(ylo) + 0.5; yhi += 0.5 * fabs(yhi) + 0.5; }
+    double pady = 0.05 * (yhi - ylo), padx = 0.03 * (xhi - xlo);
+    int legend = c->w || c->b;
+    plcol0(1);
+    pladv(0);
+    plvpor(0.12, legend ? 0.8 : 0.95, 0.12, 0.9); /* room on the right for the legend */
+    plwind(xlo - padx, xhi + padx, ylo - pady, yhi + pady);
+    plbox("bclnst", 0, 0, "bcnstv", 0, 0);
+    pllab("ridge", c->ylabel, c->title);
+    if (c->note) {
+        plschr(0, 0.7);
+        plmtex("t", 0.8, 0.5, 0.5, c->note);
+        plschr(0, 0.9);
+    }
+    plwidth(1.5);
+    for (size_t s = 0; s < ns; s++) {
+        size_t wi = s / c->n_b, bi = s % c->n_b;
+        plcol0(series_color(wi));
+        pllsty((PLINT)(1 + bi % 8));
+        for (size_t r = 0; r < nr; r++) ly[r] = c->crit[s * nr + r];
+        /* one polyline per run of plottable points (unreliable ridges break it) */
+        for (size_t r0 = 0; r0 < nr;) {
+            while (r0 < nr && !(isfinite(lx[r0]) && isfinite(ly[r0]))) r0++;
+            size_t r1 = r0;
+            while (r1 < nr && isfinite(lx[r1]) && isfinite(ly[r1])) r1++;
+            if (r1 - r0 == 1) plpoin(1, lx + r0, ly + r0, 1);
+            else if (r1 > r0) plline((PLINT)(r1 - r0), lx + r0, ly + r0);
+            r0 = r1;
+        }
+    }
+    pllsty(1);
+    size_t br = c->best % nr;
+    double bv = c->crit[c->best];
+    double px = lx[br], py = bv;
+    if (isfinite(px) && isfinite(py)) {
+        plcol0(1);
+        plssym(0, 2.5);
+        plpoin(1, &px, &py, 18);
+        plssym(0, 1.0);
+    }
+    /* legend: colours name w_std, line styles b_std */
+    enum { MAXL = 24 };
+    int nl = 0, opt[MAXL], tcol[MAXL], lcol[MAXL], lsty[MAXL];
+    double lwid[MAXL];
+    char txt[MAXL][48];
+    const char *tp[MAXL];
+    for (size_t i = 0; c->w && i < c->n_w && nl < MAXL / 2; i++, nl++) {
+        snprintf(txt[nl], sizeof txt[nl], "w_std %g", c->w[i]);
+        lcol[nl] = tcol[nl] = series_color(i);
+        lsty[nl] = 1;
+    }
+    for (size_t i = 0; c->b && i < c->n_b && nl < MAXL; i++, nl++) {
+        snprintf(txt[nl], sizeof txt[nl], "b_std %g", c->b[i]);
+        lcol[nl] = c->w ? 1 : series_color(0);
+        tcol[nl] = 1;
+        lsty[nl] = (int)(1 + i % 8);
+    }
+    if (nl) {
+        for (int i = 0; i < nl; i++) {
+            opt[i] = PL_LEGEND_LINE;
+            lwid[i] = 1.5;
+            tp[i] = txt[i];
+        }
+        PLFLT lw, lh;
+        plschr(0, 0.7);
+        pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
+                 0.01, 0.0, 0.06, 0, 1, 1, nl, 1, nl, opt, 0.8, 0.8, 1.8, 0.0, tcol, tp, NULL, NULL, NULL, NULL,
+                 lcol, lsty, lwid, NULL, NULL, NULL, NULL);
+        plschr(0, 0.9);
+    }
+    free(lx);
+    free(ly);
+}
+
+int plot_tune(ntk_outputs *o, const char *path, const plot_tune_data *d, char *err, size_t errn)
+{
+    const char *dot = strrchr(path, '.');
+    const char *dev = dot && !strcmp(dot, ".png") ? "pngcairo" : dot && !strcmp(dot, ".svg") ? "svgcairo" : NULL;
+    if (!dev) {
+        ntk_outputs_fail(o);
+        snprintf(err, errn, "%s: unknown plot format (use .png or .svg)", path);
+        return -1;
+    }
+    return render_file(o, path, dev, draw_tune, d, err, errn);
 }

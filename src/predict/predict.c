@@ -108,6 +108,35 @@ static void chol_solve(const double *U, size_t N, double *B, size_t k)
                 (int)k);
 }
 
+ntk_status ntk_eigen_sym(double *K, size_t N, double *lam, ntk_error *err)
+{
+    /* column-major 'L' = the row-major upper triangle (no LAPACKE copies):
+     * eigenvector j comes back as row j; one blocked transpose makes it
+     * column j */
+    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', (lapack_int)N, K, (lapack_int)N, lam);
+    if (info != 0)
+        return ntk_fail(err, NTK_E_NUMERIC,
+                        "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)", (int)info);
+    transpose_inplace(K, N);
+    return NTK_OK;
+}
+
+ntk_status ntk_eigen_clip(double *lam, size_t N, size_t *n_clipped, ntk_error *err)
+{
+    double tol = 100.0 * (double)N * DBL_EPSILON * fabs(lam[N - 1]);
+    if (lam[0] < -tol)
+        return ntk_fail(err, NTK_E_NUMERIC,
+                        "the training kernel is not positive semidefinite: smallest eigenvalue %.6g, largest %.6g "
+                        "(beyond rounding; a ridge of at least %.3g would make it positive definite)",
+                        lam[0], lam[N - 1], -lam[0]);
+    for (size_t i = 0; i < N; i++)
+        if (lam[i] < 0) {
+            lam[i] = 0;
+            (*n_clipped)++;
+        }
+    return NTK_OK;
+}
+
 ntk_status ntk_factor_kernel(double *K, const double *K0, size_t N, const double *r, size_t k, double ridge,
                              ntk_ridge_mode mode, int auto_jitter, int keep_chol, ntk_factor *f, ntk_error *err)
 {
@@ -129,16 +158,8 @@ ntk_status ntk_factor_kernel(double *K, const double *K0, size_t N, const double
     if (chol) memcpy(chol, K, bytes);
     ntk_status s = NTK_OK;
     for (size_t i = 0; i < N; i++) K[i * N + i] += f->ridge_abs;
-    /* column-major 'L' = the row-major upper triangle (no LAPACKE copies):
-     * eigenvector j comes back as row j; one blocked transpose makes it
-     * column j */
-    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', (lapack_int)N, K, (lapack_int)N, f->lam);
-    if (info != 0) {
-        s = ntk_fail(err, NTK_E_NUMERIC, "eigendecomposition of the training kernel failed (LAPACK dsyevd info %d)",
-                     (int)info);
-        goto fail;
-    }
-    transpose_inplace(K, N);
+    if ((s = ntk_eigen_sym(K, N, f->lam, err))) goto fail;
+    lapack_int info;
     if (!(f->alpha = malloc(N * k * sizeof *f->alpha))) {
         s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
         goto fail;
@@ -206,19 +227,7 @@ ntk_status ntk_factor_kernel(double *K, const double *K0, size_t N, const double
     f->info.ridge_added = f->ridge_abs;
     f->info.lambda_min = f->lam[0];
     f->info.lambda_max = f->lam[N - 1];
-    double tol = 100.0 * (double)N * DBL_EPSILON * fabs(f->lam[N - 1]);
-    if (f->lam[0] < -tol) {
-        s = ntk_fail(err, NTK_E_NUMERIC,
-                     "the training kernel is not positive semidefinite: smallest eigenvalue %.6g, largest %.6g "
-                     "(beyond rounding; a ridge of at least %.3g would make it positive definite)",
-                     f->lam[0], f->lam[N - 1], -f->lam[0]);
-        goto fail;
-    }
-    for (size_t i = 0; i < N; i++)
-        if (f->lam[i] < 0) {
-            f->lam[i] = 0;
-            f->info.n_clipped++;
-        }
+    if ((s = ntk_eigen_clip(f->lam, N, &f->info.n_clipped, err))) goto fail;
     f->V = K;
     return NTK_OK;
 fail:

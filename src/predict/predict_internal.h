@@ -26,6 +26,14 @@ static inline double ntk_predict_g(double lr, double n_norm, int discrete, doubl
     return one_minus_e / lam;
 }
 
+/* K (N × N row-major; only its upper triangle is read) = V·diag(λ)·Vᵀ by
+ * dsyevd, V overwriting K (column j = eigenvector j), λ ascending in lam. */
+ntk_status ntk_eigen_sym(double *K, size_t N, double *lam, ntk_error *err);
+/* The PSD check and clipping of ascending eigenvalues (N ≥ 1): an
+ * eigenvalue below −100·N·ε·|λ_max| is refused (NTK_E_NUMERIC naming it);
+ * tinier negative ones are set to 0 and added to *n_clipped. */
+ntk_status ntk_eigen_clip(double *lam, size_t N, size_t *n_clipped, ntk_error *err);
+
 /* The factorization behind ntk_predictor_create and model fits. K (N × N,
  * row-major; only its upper triangle is read) gets the ridge ρ
  * (ridge·tr(K)/N or absolute); K + ρI = V·diag(λ)·Vᵀ by dsyevd with V
@@ -62,6 +70,11 @@ ntk_status ntk_model_fit_kernels(const ntk_arch *arch, const ntk_model_opts *opt
 ntk_status ntk_model_fit_kernel_owned(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N,
                                       size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
                                       const char *kname, const char *nname, ntk_model **out, ntk_error *err);
+
+/* Columns of V_B·diag(√w) per block in ntk_select_eval's cross-validation
+ * (0 = automatic, 1024), so that tests cross block boundaries with few
+ * points. */
+void ntk_select_set_cv_cols(ntk_select *s, size_t cols);
 
 /* Test rows per block in ntk_model_predict (0 = automatic: rows·N ≤ 2^24),
  * so that tests can cross block boundaries with few points. */
