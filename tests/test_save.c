@@ -334,6 +334,9 @@ static void test_load_errors(void **state)
          .status = NTK_E_NUMERIC, {"dense0.b: row 2", "not finite"}},
         {"extra layer", .extra = "dense2.W", .status = NTK_E_FORMAT,
          {"unexpected member 'dense2.W.npy'", "2 dense layers"}},
+        /* the name is shown with control characters escaped (found by fuzz/fuzz_params.c) */
+        {"member name with a control character", .extra = "dense1.W\x1b[2J", .status = NTK_E_FORMAT,
+         {"unexpected member 'dense1.W\\x1b[2J.npy'"}},
         {"bias of a layer without one", .extra = "dense1.b", .status = NTK_E_FORMAT,
          {"unexpected member 'dense1.b.npy'"}},
         {"theta0 in a plain file", .extra = "theta0.dense0.b", .status = NTK_E_FORMAT,
@@ -367,6 +370,13 @@ static void test_load_errors(void **state)
          .status = NTK_E_FORMAT, {"meta.txt line 3: 'param' given twice"}},
         {"meta: line without =", .meta = "format = ntk-params 1\nparam ntk\nd_in = 2\nk = 1\nn_params = 16\n",
          .status = NTK_E_FORMAT, {"meta.txt line 2: expected 'key = value'"}},
+        /* a value with a control character would reach a message (found by fuzz/fuzz_model.c) */
+        {"meta: control character", .meta = "format = ntk-params 1\nparam = ntk\x1b[2J\nd_in = 2\nk = 1\nn_params = 16\n",
+         .status = NTK_E_FORMAT, {"meta.txt line 2: control character 0x1b"}},
+        {"meta: CR inside a line", .meta = "format = ntk-params 1\nparam = n\rtk\nd_in = 2\nk = 1\nn_params = 16\n",
+         .status = NTK_E_FORMAT, {"meta.txt line 2: control character 0x0d"}},
+        {"meta: CRLF lines and tabs", .meta = "format = ntk-params 1\r\nparam\t=\tntk\r\nd_in = 2\r\nk = 1\r\nn_params = 16\r\n",
+         .status = NTK_OK},
         {"meta: k differs", .meta = "format = ntk-params 1\nparam = ntk\nd_in = 2\nk = 2\nn_params = 16\n",
          .status = NTK_E_SHAPE, {"k = 2 but the architecture's last dense layer has width 1"}},
         {"meta: n_params differs", .meta = "format = ntk-params 1\nparam = ntk\nd_in = 2\nk = 1\nn_params = 17\n",

@@ -445,6 +445,10 @@ static void test_errors(void **state)
         {"dense(1);relu", "spec:1:9: expected ',' or end of spec, found ';'"},
         {"dense(1),relu x", "spec:1:15: expected ',' or end of spec, found 'x'"},
         {"dense(1)\xc3\xa9", "spec:1:9: expected ',' or end of spec, found '\xc3\xa9'"},
+        /* control characters are shown as \xNN (found by fuzz/fuzz_spec.c) */
+        {"dense(1),\x01", "spec:1:10: expected a layer name, found '\\x01'"},
+        {"dense(1)\x1b[2J", "spec:1:9: expected ',' or end of spec, found '\\x1b'"},
+        {"dense(1,w_std=\x7f)", "spec:1:15: dense: expected a number, found '\\x7f'"},
         /* multi-line specs: LINE and COL on the line */
         {"dense(1),\n  rleu", "spec:2:3: unknown activation 'rleu' (did you mean 'relu'?)"},
         {"dense(512, w_std=1.5),\nrelu,\n  dense(1, wstd=1.5)",

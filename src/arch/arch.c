@@ -112,6 +112,10 @@ static void describe_at(const lexer *lx, char *buf, size_t n)
     size_t k = 0;
     if (is_ident_char((unsigned char)*p) || *p == '.' || *p == '-' || *p == '+') {
         while (p[k] && (is_ident_char((unsigned char)p[k]) || p[k] == '.' || p[k] == '-' || p[k] == '+') && k < 20) k++;
+    } else if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+        /* a control character as \xNN: a message stays one printable line */
+        snprintf(buf, n, "'\\x%02x'", (unsigned)(unsigned char)*p);
+        return;
     } else {
         /* one character: a UTF-8 lead byte with its continuation bytes */
         k = 1;

@@ -120,8 +120,9 @@ static ntk_status not_a_number(const char *path, size_t row, size_t col, const c
 {
     if (!*s)
         return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: empty field", path, row, col);
-    return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%.40s%s' is not a number", path,
-                    row, col, s, strlen(s) > 40 ? "..." : "");
+    char sb[4 * 40 + 4];
+    return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%s' is not a number", path, row, col,
+                    ntk_io_shown(s, strlen(s), 40, sb));
 }
 
 typedef struct {

@@ -54,13 +54,19 @@ typedef ntk_status (*ntk_io_emit_fn)(FILE *f, const char *path, const void *ctx,
 ntk_status ntk_io_write_atomic(const char *path, ntk_io_emit_fn emit, const void *ctx,
                                ntk_error *err);
 
+/* Text from a file as a message shows it: at most max bytes of s[0..n),
+ * control characters as \xNN (a message stays one printable line), "..."
+ * when cut. buf holds 4*max + 4 bytes; returns buf. */
+const char *ntk_io_shown(const char *s, size_t n, size_t max, char *buf);
+
 /* The message for a failed read/write on a stream, with strerror(errno). */
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);
 
 /* Splits meta.txt text (n bytes, modified in place) into "key = value"
  * lines: val[i] points at the value of keys[i] (NULL if absent); unknown
  * keys are ignored; blank lines and '#' comments skipped; a line without
- * '=', a key given twice or a NUL byte is NTK_E_FORMAT naming path and line. */
+ * '=', a key given twice, a NUL byte or a control character (but tab, and
+ * CR before the newline) is NTK_E_FORMAT naming path and line. */
 ntk_status ntk_meta_parse(char *text, size_t n, const char *path, const char *const *keys, int nkeys, char **val,
                           ntk_error *err);
 

@@ -294,11 +294,12 @@ static ntk_status check_members(const ntk_npz *z, const char *path, const ntk_ne
                 (!bias || net->dense[l].has_bias) && (!theta0 || linearized))
                 ok = 1;
         }
+        char sb[4 * 100 + 4]; /* the name as shown: control characters escaped, cut at 100 bytes */
         if (!ok)
             return ntk_fail(err, NTK_E_FORMAT,
                             "%s: unexpected member '%s' (the architecture has %zu dense layer%s, dense0 to dense%zu%s)",
-                            path, nm, net->n_dense, net->n_dense == 1 ? "" : "s", net->n_dense - 1,
-                            linearized ? "" : "; the file is not a linearized model");
+                            path, ntk_io_shown(nm, strlen(nm), 100, sb), net->n_dense, net->n_dense == 1 ? "" : "s",
+                            net->n_dense - 1, linearized ? "" : "; the file is not a linearized model");
     }
     return NTK_OK;
 }
