@@ -383,6 +383,13 @@ static void test_load_errors(void **state)
          .status = NTK_E_SHAPE, {"n_params = 17 but the architecture on 2 inputs has 16 parameters"}},
         {"meta: d_in differs", .meta = "format = ntk-params 1\nparam = ntk\nd_in = 3\nk = 1\nn_params = 16\n",
          .status = NTK_E_SHAPE, {"on 3 inputs has 20 parameters"}},
+        /* a few hundred bytes that would make the loader allocate 80 GB (found by fuzz/fuzz_params.c) */
+        {"meta: huge network, tiny file", .arch = "dense(100000),dense(1)",
+         .meta = "format = ntk-params 1\nparam = ntk\nd_in = 100000\nk = 1\nn_params = 10000100000\n",
+         .status = NTK_E_FORMAT, {"on 100000 inputs has 10000100000 parameters, more than the archive's"}},
+        {"meta: uncountable network", .arch = "dense(1000000000),dense(1000000000),dense(1000000000)",
+         .meta = "format = ntk-params 1\nparam = ntk\nd_in = 18446744073709551615\nk = 1\nn_params = 1\n",
+         .status = NTK_E_FORMAT, {"has too many parameters to count"}},
         {"meta: d_in and n_params consistent, W not",
          .meta = "format = ntk-params 1\nparam = ntk\nd_in = 3\nk = 1\nn_params = 20\n", .status = NTK_E_SHAPE,
          {"dense0.W has shape (4, 2), expected (4, 3)"}},

@@ -62,6 +62,10 @@ const char *ntk_io_shown(const char *s, size_t n, size_t max, char *buf);
 /* The message for a failed read/write on a stream, with strerror(errno). */
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);
 
+/* The size in bytes of member i of an archive (0 when i is out of range):
+ * what a loader may check a header's claims against before allocating. */
+size_t ntk_npz_member_size(const ntk_npz *z, size_t i);
+
 /* Splits meta.txt text (n bytes, modified in place) into "key = value"
  * lines: val[i] points at the value of keys[i] (NULL if absent); unknown
  * keys are ignored; blank lines and '#' comments skipped; a line without
