@@ -8,7 +8,8 @@
  * parser through zlib). Checked on every input:
  *   - a refusal has a one-line message naming the file;
  *   - the plain and the gzip'd file read the same (status and bits),
- *     unless the input is itself gzip'd;
+ *     unless the input is itself gzip'd; the gzip'd file cut short by 1
+ *     to 16 bytes is refused;
  *   - an accepted matrix has the shape of the header's dimensions (read
  *     here separately) and its data fills the input exactly;
  *   - a row limit derived from the input reads the first rows of the full
@@ -58,6 +59,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_write(plain, data, size);
     size_t zn;
     unsigned char *z = gzip(data, size, (int)(h % 10), &zn);
+    /* cut short (inside the 8-byte trailer, or before it): always refused */
+    const char *cut = fz_path("cut-idx3-ubyte.gz");
+    size_t k = 1 + (h >> 48) % 16;
+    if (k < zn) {
+        fz_write(cut, z, zn - k);
+        ntk_error e;
+        ntk_matrix c = {0};
+        FZ_CHECK(read_idx(cut, 0, NULL, &c, &e) != NTK_OK, "a gzip stream without its last %zu of %zu bytes was read",
+                 k, zn);
+    }
     fz_write(gz, z, zn);
     free(z);
 
