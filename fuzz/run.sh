@@ -11,7 +11,8 @@
 # BUILD_DIR was configured with -DCMAKE_C_COMPILER=clang -DNTK_FUZZ=ON and
 # built with --target fuzzers. SECONDS per target (default 60); JOBS
 # targets at once (default: the number of cores); OUT the scratch folder
-# (default: a new one under $TMPDIR); EXTRA more libFuzzer flags.
+# (default: a new one under $TMPDIR, removed when nothing was found); EXTRA
+# more libFuzzer flags.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: bash fuzz/run.sh BUILD_DIR [SECONDS [TARGET...]]}
@@ -69,6 +70,10 @@ for t in "${names[@]}"; do
     for a in "$out/$t/artifacts"/*; do [ -f "$a" ] && echo "    input: $a ($(stat -c %s "$a") bytes)"; done
   fi
 done
-echo "fuzz: logs, new inputs and artifacts in $out"
+if [ "$failed" -eq 0 ] && [ -z "${OUT:-}" ]; then
+  rm -rf "$out" # a scratch folder of our own, and nothing found: nothing to keep
+else
+  echo "fuzz: logs, new inputs and artifacts in $out"
+fi
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
