@@ -21,6 +21,14 @@ shift $(( $# >= 2 ? 2 : 1 ))
 jobs=${JOBS:-$(nproc)}
 out=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ntk-fuzz-run.XXXXXX")}
 mkdir -p "$out"
+# the harnesses' scratch files (fuzz_common.c): in memory where possible,
+# and removed here even when a harness crashed before cleaning up
+if [ -z "${NTK_FUZZ_TMPDIR:-}" ]; then
+  base=/dev/shm; [ -w "$base" ] || base=${TMPDIR:-/tmp}
+  NTK_FUZZ_TMPDIR=$(mktemp -d "$base/ntk-fuzz-run.XXXXXX")
+  export NTK_FUZZ_TMPDIR
+  trap 'rm -rf "$NTK_FUZZ_TMPDIR"' EXIT
+fi
 if [ $# -gt 0 ]; then targets=("$@"); else
   targets=(); for c in "$here"/corpus/*/; do targets+=("$(basename "$c")"); done
 fi
