@@ -673,6 +673,15 @@ static void test_npy_header_errors(void **state)
             "bad .npy header: unexpected key 'foo'");
     HDR_ERR("{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}",
             "duplicate key 'descr'");
+    /* text from the header is shown with control characters as \xNN
+     * (found by fuzz/fuzz_npy.c) */
+    HDR_ERR("{'descr': '<f8', 'fortran_order': False, 'shape': (6,), 'a\x1b[2J\x7f': 1}",
+            "bad .npy header: unexpected key 'a\\x1b[2J\\x7f'");
+    HDR_ERR("{'descr': '<f8', 'fortran_order': False, 'shape': (6,), '0123456789012345678901234567890\x01': 1}",
+            "unexpected key '0123456789012345678901234567890...'");
+    HDR_ERR("{'descr': '<f\x08', 'fortran_order': False, 'shape': (6,)}", "unsupported dtype '<f\\x08'");
+    HDR_ERR("{'descr': '\x01<f80123456789012345678901234567890123456789012345', 'fortran_order': False, 'shape': (6,)}",
+            "unsupported dtype '\\x01<f80123456789012345678901234567890123456789012...'");
     HDR_ERR("{'descr': '<f8', 'fortran_order': 0, 'shape': (6,)}",
             "fortran_order must be True or False");
     HDR_ERR("{'descr': '<f8', 'fortran_order': Falsey, 'shape': (6,)}",
@@ -996,6 +1005,12 @@ static void test_csv_errors(void **state)
     csv_error("a;b\n3;4\n", NULL, NTK_E_FORMAT, ": row 2, column 1: '3;4' is not a number", NULL);
     csv_error("x,y\n1,0123456789012345678901234567890123456789xyz\n", NULL, NTK_E_FORMAT,
               "column 2: '0123456789012345678901234567890123456789...' is not a number", NULL);
+    /* control characters are shown as \xNN: a message is one printable line
+     * (found by fuzz/fuzz_csv.c) */
+    csv_error("x,y\n1,4\x16" "5\n", NULL, NTK_E_FORMAT, ": row 2, column 2: '4\\x165' is not a number", NULL);
+    csv_error("x,y\n1,2\r3\n", NULL, NTK_E_FORMAT, ": row 2, column 2: '2\\x0d3' is not a number", NULL);
+    csv_error("x,y\n1,\x1b" "123456789012345678901234567890123456789xyz\n", NULL, NTK_E_FORMAT,
+              "column 2: '\\x1b123456789012345678901234567890123456789...' is not a number", NULL);
     /* blank lines before data are errors, naming the blank line */
     csv_error("a,b\n1,2\n\n3,4\n", NULL, NTK_E_FORMAT, ": row 3: blank line", NULL);
     csv_error("\n1,2\n", NULL, NTK_E_FORMAT, ": row 1: blank line", NULL);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -445,6 +446,10 @@ static void test_errors(void **state)
         {"dense(1);relu", "spec:1:9: expected ',' or end of spec, found ';'"},
         {"dense(1),relu x", "spec:1:15: expected ',' or end of spec, found 'x'"},
         {"dense(1)\xc3\xa9", "spec:1:9: expected ',' or end of spec, found '\xc3\xa9'"},
+        /* control characters are shown as \xNN (found by fuzz/fuzz_spec.c) */
+        {"dense(1),\x01", "spec:1:10: expected a layer name, found '\\x01'"},
+        {"dense(1)\x1b[2J", "spec:1:9: expected ',' or end of spec, found '\\x1b'"},
+        {"dense(1,w_std=\x7f)", "spec:1:15: dense: expected a number, found '\\x7f'"},
         /* multi-line specs: LINE and COL on the line */
         {"dense(1),\n  rleu", "spec:2:3: unknown activation 'rleu' (did you mean 'relu'?)"},
         {"dense(512, w_std=1.5),\nrelu,\n  dense(1, wstd=1.5)",
@@ -482,6 +487,57 @@ static void test_error_api(void **state)
 }
 
 /* A very long name or spec gives a truncated message, not an overflow. */
+/* A spec of 200000 layers, 1000 to a line ("dense(3)," first, then
+ * "relu," each, a newline after every 1000th), ending in `last`. */
+static char *deep_spec(size_t n, const char *last)
+{
+    char *spec = malloc(16 + 6 * n + strlen(last));
+    assert_non_null(spec);
+    size_t k = (size_t)sprintf(spec, "dense(3),");
+    for (size_t i = 0; i < n; i++) k += (size_t)sprintf(spec + k, i % 1000 == 999 ? "relu,\n" : "relu,");
+    strcpy(spec + k, last);
+    return spec;
+}
+
+/* Layer positions are counted in one pass: they were counted from the
+ * start of the spec for every layer (17 s for 100000 layers). */
+static void test_deep_spec(void **state)
+{
+    (void)state;
+    const size_t n = 200000;
+    char *spec = deep_spec(n, "dense(1)");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ntk_arch *arch = NULL;
+    ntk_error err;
+    ntk_status st = ntk_arch_parse(spec, &arch, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (st) fail_msg("%s", err.msg);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    /* one pass: milliseconds, well under a second even under ASan; a pass
+     * per layer: minutes */
+    if (secs > 10) fail_msg("parsing %zu layers took %.1f s", n + 2, secs);
+    assert_int_equal(ntk_arch_n_layers(arch), n + 2);
+    /* relu i (layer 1 + i) is on line i/1000 + 1, at column 5 (i % 1000) + 1,
+     * plus 9 on line 1 after "dense(3)," */
+    assert_int_equal(ntk_arch_layer(arch, 0)->pos, 1);
+    assert_int_equal(ntk_arch_layer(arch, 1)->pos, 10);
+    assert_int_equal(ntk_arch_layer(arch, 1000)->pos, 10 + 5 * 999);
+    assert_int_equal(ntk_arch_layer(arch, 1001)->pos, 1);
+    assert_int_equal(ntk_arch_layer(arch, 1 + 150007)->pos, 1 + 5 * 7);
+    assert_int_equal(ntk_arch_layer(arch, n + 1)->pos, 1); /* dense(1) starts the last line */
+    ntk_arch_free(arch);
+    free(spec);
+
+    /* an error at the end names its line and column */
+    spec = deep_spec(n, "rleu");
+    assert_int_equal(ntk_arch_parse(spec, &arch, &err), NTK_E_SPEC);
+    char want[64];
+    snprintf(want, sizeof want, "spec:%zu:1: unknown activation 'rleu'", n / 1000 + 1);
+    if (strncmp(err.msg, want, strlen(want))) fail_msg("got '%s', expected '%s...'", err.msg, want);
+    free(spec);
+}
+
 static void test_long_inputs(void **state)
 {
     (void)state;
@@ -509,7 +565,8 @@ int main(void)
         cmocka_unit_test(test_many_layers),        cmocka_unit_test(test_activations),
         cmocka_unit_test(test_format_canonical),   cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_format_truncation),  cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_error_api),          cmocka_unit_test(test_long_inputs),
+        cmocka_unit_test(test_error_api),          cmocka_unit_test(test_deep_spec),
+        cmocka_unit_test(test_long_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

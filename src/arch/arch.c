@@ -74,15 +74,17 @@ typedef struct {
     ntk_error *err;
 } lexer;
 
-static void pos_of(const lexer *lx, size_t at, int *line, int *col)
+/* Line and column of s[at], counted on from s[from] at line l, column c. */
+static void pos_from(const char *s, size_t from, int l, int c, size_t at, int *line, int *col)
 {
-    int l = 1, c = 1;
-    for (size_t k = 0; k < at && lx->s[k]; k++) {
-        if (lx->s[k] == '\n') { l++; c = 1; } else c++;
+    for (size_t k = from; k < at && s[k]; k++) {
+        if (s[k] == '\n') { l++; c = 1; } else c++;
     }
     *line = l;
     *col = c;
 }
+
+static void pos_of(const lexer *lx, size_t at, int *line, int *col) { pos_from(lx->s, 0, 1, 1, at, line, col); }
 
 static ntk_status NTK_PRINTF(3, 4) spec_fail(const lexer *lx, size_t at, const char *fmt, ...)
 {
@@ -112,6 +114,10 @@ static void describe_at(const lexer *lx, char *buf, size_t n)
     size_t k = 0;
     if (is_ident_char((unsigned char)*p) || *p == '.' || *p == '-' || *p == '+') {
         while (p[k] && (is_ident_char((unsigned char)p[k]) || p[k] == '.' || p[k] == '-' || p[k] == '+') && k < 20) k++;
+    } else if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+        /* a control character as \xNN: a message stays one printable line */
+        snprintf(buf, n, "'\\x%02x'", (unsigned)(unsigned char)*p);
+        return;
     } else {
         /* one character: a UTF-8 lead byte with its continuation bytes */
         k = 1;
@@ -368,6 +374,11 @@ ntk_status ntk_arch_parse(const char *spec, ntk_arch **out, ntk_error *err)
         return ntk_fail(err, NTK_E_NOMEM, "out of memory parsing the spec");
     }
     ntk_status s = NTK_OK;
+    /* where the last layer started, and its line: each layer's position is
+     * counted on from there, not from the start (linear, not quadratic, in
+     * the number of layers) */
+    size_t last_at = 0;
+    int last_line = 1, last_col = 1;
     skip_ws(&lx);
     if (!spec[lx.i]) { s = spec_fail(&lx, lx.i, "empty architecture"); goto fail; }
     for (;;) {
@@ -418,8 +429,9 @@ ntk_status ntk_arch_parse(const char *spec, ntk_arch **out, ntk_error *err)
         L->param = -1;
         s = bind_args(&lx, def, at, args, nargs, L);
         if (s) goto fail;
-        int line;
-        pos_of(&lx, at, &line, &L->pos);
+        pos_from(spec, last_at, last_line, last_col, at, &last_line, &last_col);
+        last_at = at;
+        L->pos = last_col;
         snprintf(L->name, sizeof L->name, "%s", def->name);
         if (A->n == 0 && L->kind != NTK_LAYER_DENSE) {
             s = spec_fail(&lx, at, "the network starts with the activation '%s'; the first layer must be dense",

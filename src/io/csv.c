@@ -143,10 +143,10 @@ static ntk_status not_a_number(const char *path, size_t row, size_t col, const c
         snprintf(because, sizeof because, " (the first row is data, not a header: column %zu looks "
                  "numeric)", why);
     if (!*s)
-        return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: empty field%s", path, row, col,
-                        because);
-    return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%.40s%s' is not a number%s", path,
-                    row, col, s, strlen(s) > 40 ? "..." : "", because);
+        return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: empty field%s", path, row, col, because);
+    char sb[4 * 40 + 4];
+    return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%s' is not a number%s", path, row, col,
+                    ntk_io_shown(s, strlen(s), 40, sb), because);
 }
 
 /* Decides whether the first row (split in fl) is a header; *why gets the
@@ -172,12 +172,14 @@ static void header_text(const field_list *fl, char *buf, size_t n)
     size_t k = 0;
     buf[0] = '\0';
     for (size_t j = 0; j < fl->n; j++) {
-        size_t len = strlen(fl->v[j]);
+        char sb[4 * 40 + 4]; /* control characters shown as \xNN: the note stays one line */
+        const char *v = ntk_io_shown(fl->v[j], strlen(fl->v[j]), 40, sb);
+        size_t len = strlen(v);
         if (k + len + (j ? 1 : 0) + 4 >= n) {
             snprintf(buf + k, n - k, "%s...", j ? "," : "");
             return;
         }
-        k += (size_t)snprintf(buf + k, n - k, "%s%s", j ? "," : "", fl->v[j]);
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", j ? "," : "", v);
     }
 }
 

@@ -19,7 +19,8 @@
  * claims a huge array fails as "truncated" instead of allocating it; only
  * max_rows rows are read when a limit is set. Trailing bytes after the
  * data are an error (a mis-sized header is the likeliest cause) unless
- * the read stopped early at max_rows.
+ * the read stopped early at max_rows; so is a gzip stream cut after the
+ * data but before its CRC-32 (zlib reports that only at the end).
  */
 #include "io/io_internal.h"
 
@@ -226,6 +227,14 @@ static ntk_status idx_read_gz(gzFile gz, const char *path, size_t first, size_t 
         if ((st = gz_read(gz, extra, sizeof extra, &got, path, err))) {
             free(raw);
             return st;
+        }
+        int code = Z_OK;
+        gzerror(gz, &code);
+        if (!got && code == Z_BUF_ERROR) { /* found by fuzz/fuzz_idx.c */
+            free(raw);
+            return ntk_fail(err, NTK_E_FORMAT,
+                            "%s: truncated: the gzip stream ends before its CRC-32 (the data is complete but "
+                            "unchecked)", path);
         }
         if (got) {
             size_t more = got;

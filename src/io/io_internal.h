@@ -97,13 +97,23 @@ ntk_status ntk_outputs_path(ntk_outputs *o, const char *path, char *wpath, size_
 void ntk_outputs_fail(ntk_outputs *o);
 void ntk_outputs_named_only(ntk_outputs *o);
 
+/* Text from a file as a message shows it: at most max bytes of s[0..n),
+ * control characters as \xNN (a message stays one printable line), "..."
+ * when cut. buf holds 4*max + 4 bytes; returns buf. */
+const char *ntk_io_shown(const char *s, size_t n, size_t max, char *buf);
+
 /* The message for a failed read/write on a stream, with strerror(errno). */
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);
+
+/* The size in bytes of member i of an archive (0 when i is out of range):
+ * what a loader may check a header's claims against before allocating. */
+size_t ntk_npz_member_size(const ntk_npz *z, size_t i);
 
 /* Splits meta.txt text (n bytes, modified in place) into "key = value"
  * lines: val[i] points at the value of keys[i] (NULL if absent); unknown
  * keys are ignored; blank lines and '#' comments skipped; a line without
- * '=', a key given twice or a NUL byte is NTK_E_FORMAT naming path and line. */
+ * '=', a key given twice, a NUL byte or a control character (but tab, and
+ * CR before the newline) is NTK_E_FORMAT naming path and line. */
 ntk_status ntk_meta_parse(char *text, size_t n, const char *path, const char *const *keys, int nkeys, char **val,
                           ntk_error *err);
 

@@ -24,6 +24,12 @@ ntk_status ntk_meta_parse(char *text, size_t n, const char *path, const char *co
         char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
         lineno++;
+        /* values end up in messages, which stay one printable line: no
+         * control characters but tabs and a CRLF line end */
+        for (const unsigned char *c = (const unsigned char *)line; *c; c++)
+            if ((*c < 0x20 && *c != '\t' && !(*c == '\r' && !c[1])) || *c == 0x7f)
+                return ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt line %d: control character 0x%02x", path, lineno,
+                                (unsigned)*c);
         char *t = trim(line);
         line = nl ? nl + 1 : NULL;
         if (!*t || *t == '#') continue;

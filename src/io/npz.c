@@ -211,6 +211,8 @@ const char *ntk_npz_member_name(const ntk_npz *z, size_t i)
     return z && i < z->n ? z->m[i].name : NULL;
 }
 
+size_t ntk_npz_member_size(const ntk_npz *z, size_t i) { return z && i < z->n ? z->m[i].size : 0; }
+
 static const npz_member *find(const ntk_npz *z, const char *name)
 {
     for (size_t i = 0; i < z->n; i++)

@@ -282,6 +282,42 @@ static ntk_status read_layers(const ntk_npz *z, const char *path, const char *pr
     return NTK_OK;
 }
 
+/* The parameters of arch on d_in inputs as ntk_net_create lays them out,
+ * or SIZE_MAX when they cannot be counted in a size_t. */
+static size_t arch_params(const ntk_arch *arch, size_t d_in)
+{
+    size_t n = 0, width = d_in, w;
+    for (size_t i = 0; i < ntk_arch_n_layers(arch); i++) {
+        const ntk_layer *L = ntk_arch_layer(arch, i);
+        if (L->kind != NTK_LAYER_DENSE) continue;
+        if (ntk_mul_size(L->width, width, 1, &w) || n > SIZE_MAX - L->width || w > SIZE_MAX - L->width - n)
+            return SIZE_MAX;
+        n += w + (L->has_bias ? L->width : 0);
+        width = L->width;
+    }
+    return n;
+}
+
+/* Every parameter is an element of an array member, at least 1 byte (u1):
+ * a spec and d_in that claim more parameters than the archive holds bytes
+ * are refused before the network is allocated, so that a file of a few
+ * hundred bytes cannot make the loader ask for gigabytes (found by
+ * fuzz/fuzz_params.c). */
+static ntk_status check_size(const ntk_npz *z, const char *path, const ntk_arch *arch, size_t d_in, ntk_error *err)
+{
+    size_t held = 0, need = arch_params(arch, d_in);
+    for (size_t i = 0; i < ntk_npz_count(z); i++) held += ntk_npz_member_size(z, i); /* all in memory: no overflow */
+    if (need == SIZE_MAX)
+        return ntk_fail(err, NTK_E_FORMAT, "%s: the architecture on %zu inputs has too many parameters to count", path,
+                        d_in);
+    if (need > held)
+        return ntk_fail(err, NTK_E_FORMAT,
+                        "%s: the architecture on %zu inputs has %zu parameters, more than the archive's %zu bytes "
+                        "of members can hold",
+                        path, d_in, need, held);
+    return NTK_OK;
+}
+
 /* Refuses members named like parameters that the architecture has no place
  * for: a "dense7.W" of a 3-layer file is a sign of a mix-up, not a note. */
 static ntk_status check_members(const ntk_npz *z, const char *path, const ntk_net *net, int linearized,
@@ -302,11 +338,12 @@ static ntk_status check_members(const ntk_npz *z, const char *path, const ntk_ne
                 (!bias || net->dense[l].has_bias) && (!theta0 || linearized))
                 ok = 1;
         }
+        char sb[4 * 100 + 4]; /* the name as shown: control characters escaped, cut at 100 bytes */
         if (!ok)
             return ntk_fail(err, NTK_E_FORMAT,
                             "%s: unexpected member '%s' (the architecture has %zu dense layer%s, dense0 to dense%zu%s)",
-                            path, nm, net->n_dense, net->n_dense == 1 ? "" : "s", net->n_dense - 1,
-                            linearized ? "" : "; the file is not a linearized model");
+                            path, ntk_io_shown(nm, strlen(nm), 100, sb), net->n_dense, net->n_dense == 1 ? "" : "s",
+                            net->n_dense - 1, linearized ? "" : "; the file is not a linearized model");
     }
     return NTK_OK;
 }
@@ -348,6 +385,7 @@ ntk_status net_load_model(const char *path, ntk_net **net_out, ntk_linear **lin_
         if (err) *err = e2;
         goto done;
     }
+    if ((s = check_size(z, path, arch, d_in, err))) goto done;
     if ((s = ntk_net_create(arch, d_in, param, &net, err))) {
         ntk_error e2;
         s = ntk_fail(&e2, s, "%s: %s", path, err ? err->msg : "cannot build the network");
