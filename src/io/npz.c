@@ -870,20 +870,12 @@ static ntk_status inflate_all(const zreader *r, const char *nm, const unsigned c
     return st;
 }
 
-/* Checks entry e's local header (signature, name) and where its data lies
- * (before the central directory, which starts at dir_off), and its sizes;
- * m becomes a lazy member that knows where its data is. Nothing of the
- * data is read. */
-static ntk_status locate_member(const zreader *r, const zentry *e, uint64_t dir_off, npz_member *m)
+/* The local header h (hn bytes read at e->off: LOCAL_LEN, and the name
+ * after it where that fits before the directory at dir_off): its signature,
+ * that its data lies before the directory, and that it names e. */
+static ntk_status check_local(const zreader *r, const zentry *e, uint64_t dir_off, const char *nm,
+                              const unsigned char *h, size_t hn, uint64_t *data_at)
 {
-    char sb[SHOWN_MAX + 1];
-    const char *nm = shown(e->name, e->name_len, sb);
-    unsigned char h[LOCAL_LEN];
-    ntk_status st;
-    if (e->off > dir_off || dir_off - e->off < LOCAL_LEN)
-        return ZFAIL("%s: member '%s': bad offset %llu (the central directory starts at %llu)",
-                     r->path, nm, (unsigned long long)e->off, (unsigned long long)dir_off);
-    if ((st = read_at(r, e->off, h, LOCAL_LEN))) return st;
     if (rd32(h) != SIG_LOCAL)
         return ZFAIL("%s: member '%s': bad local header signature at offset %llu", r->path, nm,
                      (unsigned long long)e->off);
@@ -894,15 +886,35 @@ static ntk_status locate_member(const zreader *r, const zentry *e, uint64_t dir_
                      "directory at %llu",
                      r->path, nm, (unsigned long long)e->csize, (unsigned long long)data_off,
                      (unsigned long long)dir_off);
-    if (nl != e->name_len)
+    /* data_off <= dir_off with nl == name_len: the name was read whole */
+    if (nl != e->name_len || hn < LOCAL_LEN + nl || memcmp(h + LOCAL_LEN, e->name, nl))
         return ZFAIL("%s: member '%s': the local header holds another name", r->path, nm);
-    char *lname = malloc(nl ? nl : 1);
-    if (!lname) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
-    st = read_at(r, e->off + LOCAL_LEN, lname, nl);
-    int same = st == NTK_OK && memcmp(lname, e->name, nl) == 0;
-    free(lname);
+    *data_at = data_off;
+    return NTK_OK;
+}
+
+/* Checks entry e's local header (signature, name) and where its data lies
+ * (before the central directory, which starts at dir_off), and its sizes;
+ * m becomes a lazy member that knows where its data is. Nothing of the
+ * data is read. */
+static ntk_status locate_member(const zreader *r, const zentry *e, uint64_t dir_off, npz_member *m)
+{
+    char sb[SHOWN_MAX + 1];
+    const char *nm = shown(e->name, e->name_len, sb);
+    ntk_status st;
+    if (e->off > dir_off || dir_off - e->off < LOCAL_LEN)
+        return ZFAIL("%s: member '%s': bad offset %llu (the central directory starts at %llu)",
+                     r->path, nm, (unsigned long long)e->off, (unsigned long long)dir_off);
+    /* the header and the name it should hold, in one read where they fit
+     * before the directory (66 000 members: one system call each) */
+    size_t hn = dir_off - e->off < LOCAL_LEN + e->name_len ? LOCAL_LEN : LOCAL_LEN + e->name_len;
+    unsigned char *h = malloc(hn);
+    if (!h) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+    st = read_at(r, e->off, h, hn);
+    uint64_t data_off = 0;
+    if (st == NTK_OK) st = check_local(r, e, dir_off, nm, h, hn, &data_off);
+    free(h);
     if (st) return st;
-    if (!same) return ZFAIL("%s: member '%s': the local header holds another name", r->path, nm);
 
     if (e->method == 0 && e->csize != e->usize)
         return ZFAIL("%s: member '%s': stored, but its sizes differ (%llu and %llu bytes)", r->path,
