@@ -713,7 +713,8 @@ typedef struct {
  * position is shared, so a const archive can be read by several threads. */
 static ntk_status read_at(const zreader *r, uint64_t off, void *buf, size_t n)
 {
-    if (off > (uint64_t)INT64_MAX - n) return ntk_io_errno(r->err, r->path, "cannot seek", EOVERFLOW);
+    if (n > (uint64_t)INT64_MAX || off > (uint64_t)INT64_MAX - n)
+        return ntk_io_errno(r->err, r->path, "cannot seek", EOVERFLOW);
     size_t got = 0;
     while (got < n) {
         size_t want = n - got < ZCHUNK ? n - got : ZCHUNK; /* Linux reads < 2 GiB a call */
@@ -957,14 +958,20 @@ static ntk_status unchanged(const zreader *r, const char *nm)
     return NTK_OK;
 }
 
+/* A lazy read that failed (st: short, bad deflate data): when the file
+ * changed meanwhile, that is what the message says. */
+static ntk_status lazy_error(const zreader *r, const char *nm, ntk_status st)
+{
+    ntk_status c = st && r->opened ? unchanged(r, nm) : NTK_OK;
+    return c ? c : st;
+}
+
 /* A CRC-32 that is not the one recorded: a file rewritten meanwhile says
  * so, else the data is corrupt. */
 static ntk_status crc_fail(const zreader *r, const char *nm, uint32_t got, uint32_t want)
 {
-    ntk_status st = r->opened ? unchanged(r, nm) : NTK_OK;
-    if (st) return st;
-    return ZFAIL("%s: member '%s': CRC-32 mismatch (computed %08x, recorded %08x): the data is "
-                 "corrupt", r->path, nm, (unsigned)got, (unsigned)want);
+    return lazy_error(r, nm, ZFAIL("%s: member '%s': CRC-32 mismatch (computed %08x, recorded %08x): the data is "
+                                   "corrupt", r->path, nm, (unsigned)got, (unsigned)want));
 }
 
 /* The m->size bytes of lazy member m into out: read (and inflated), and
@@ -988,7 +995,7 @@ static ntk_status read_member(const zreader *r, const npz_member *m, unsigned ch
         free(in);
         if (!st) crc = crc_of(out, m->size);
     }
-    if (st) return st;
+    if (st) return lazy_error(r, nm, st);
     return (uint32_t)crc == m->crc ? NTK_OK : crc_fail(r, nm, (uint32_t)crc, m->crc);
 }
 
@@ -1219,7 +1226,8 @@ static ntk_status put_lazy(FILE *f, const char *path, const ntk_npz *z, const np
         uLong crc = crc32(0L, Z_NULL, 0);
         for (size_t k = 0; k < m->size && st == NTK_OK; k += n) {
             size_t c = m->size - k < n ? m->size - k : n;
-            if (!(st = read_crc(&r, m->off + k, buf, c, &crc))) st = put(f, path, buf, c, err);
+            if ((st = read_crc(&r, m->off + k, buf, c, &crc))) st = lazy_error(&r, nm, st);
+            else st = put(f, path, buf, c, err);
         }
         if (st == NTK_OK && (uint32_t)crc != m->crc) st = crc_fail(&r, nm, (uint32_t)crc, m->crc);
     }
@@ -1327,7 +1335,8 @@ static ntk_status get_stored_f8(const ntk_npz *z, const npz_member *m, double *b
     int ndim = 0;
     ntk_status st;
     *done = 0;
-    if ((st = unchanged(&r, nm)) || (st = read_at(&r, m->off, head, n))) return st;
+    if ((st = unchanged(&r, nm))) return st;
+    if ((st = read_at(&r, m->off, head, n))) return lazy_error(&r, nm, st);
     size_t hl = npy_canonical(head, n, &rows, &cols, &ndim);
     /* an empty array, or one with bytes missing or after it, is left to
      * the parser, which says what is wrong or ignores what follows */
@@ -1345,7 +1354,9 @@ static ntk_status get_stored_f8(const ntk_npz *z, const npz_member *m, double *b
                         nm, rows, cols);
     }
     uLong crc = crc32(crc32(0L, Z_NULL, 0), head, (uInt)hl);
-    if (!(st = read_crc(&r, m->off + hl, (unsigned char *)data, bytes, &crc)) && (uint32_t)crc != m->crc)
+    if ((st = read_crc(&r, m->off + hl, (unsigned char *)data, bytes, &crc)))
+        st = lazy_error(&r, nm, st);
+    else if ((uint32_t)crc != m->crc)
         st = crc_fail(&r, nm, (uint32_t)crc, m->crc);
     if (st) {
         if (!buf) free(data);
