@@ -305,8 +305,8 @@ ntk_status ntk_outputs_write_npz(ntk_outputs *o, const ntk_npz *z, const char *p
  * damage there (a CRC-32 mismatch, bad deflate data) is reported then, as
  * NTK_E_FORMAT naming the file and the member. A stored float64 array in
  * C order (what np.savez and ntk write) is read straight into the matrix
- * ntk_npz_get_array returns, the CRC-32 computed on the way: a model of
- * two 3.2 GB arrays is loaded in 6.4 GB, not twice that.
+ * ntk_npz_get_array returns, the CRC-32 computed on the way: loading a
+ * model's N × N arrays takes their size in memory, not twice that.
  *
  * While such members remain, the archive holds the file open (one
  * descriptor, until ntk_npz_free) and reads only from it, with pread: the

@@ -1434,7 +1434,9 @@ ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out
     if (!z || !name || !out)
         return ntk_fail(err, NTK_E_INVAL,
                         "ntk_npz_get_array: archive, name and out must not be NULL");
-    return get_array_to(z, name, NULL, 0, out, err);
+    ntk_status st = get_array_to(z, name, NULL, 0, out, err);
+    if (st) clear_matrix(out);
+    return st;
 }
 
 ntk_status ntk_npz_get_array_to(const ntk_npz *z, const char *name, double *buf, size_t n, ntk_matrix *out,
@@ -1443,7 +1445,9 @@ ntk_status ntk_npz_get_array_to(const ntk_npz *z, const char *name, double *buf,
     if (out) clear_matrix(out);
     if (!z || !name || !buf || !out)
         return ntk_fail(err, NTK_E_INVAL, "ntk_npz_get_array_to: archive, name, buf and out must not be NULL");
-    return get_array_to(z, name, buf, n, out, err);
+    ntk_status st = get_array_to(z, name, buf, n, out, err);
+    if (st) clear_matrix(out);
+    return st;
 }
 
 int ntk_npz_has(const ntk_npz *z, const char *member) { return z && member && find(z, member); }
