@@ -11,6 +11,12 @@
  * paths with their messages, archives damaged field by field, and a bounded
  * robustness loop (every truncation, random bit flips and overwrites) that
  * must end in a clean status: no crash, no leak under the sanitizers.
+ * Lazy reads (members left in the file until a get): the same bytes and
+ * arrays as reading everything at the open, on every fixture; damage found
+ * at the get, naming the member; a file renamed over, rewritten in place,
+ * truncated or removed after the open; a read archive written again; 70 000
+ * members found by hash; gets from several threads; and the robustness
+ * loop comparing lazy and eager reads of every fixture.
  *
  * NTK_NPZ_REGEN=1 first rewrites $NTK_TEST_DIR/data/npz/written_by_ntk.npz
  * (NTK_NPZ_REGEN=1 ctest --test-dir build -R test_npz), then compares.
