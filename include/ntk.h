@@ -246,7 +246,8 @@ void ntk_outputs_free(ntk_outputs *o);
  * An .npz is a zip archive of named members: "<name>.npy" for each array
  * (what np.savez / np.savez_compressed write and np.load reads) and, here,
  * raw members such as "arch.txt" that hold the architecture spec beside a
- * network's parameters. An ntk_npz is such an archive held in memory.
+ * network's parameters. An ntk_npz is such an archive: built in memory, or
+ * read from a file, whose large members stay in the file until asked for.
  *
  *     ntk_error err;
  *     ntk_npz *z = NULL;
@@ -295,16 +296,38 @@ ntk_status ntk_npz_add_bytes(ntk_npz *z, const char *member, const void *data, s
  * archives past 2 GiB, and more than 65535 members, get zip64 records
  * exactly where Python's zipfile puts them (np.load reads them); there is
  * no size limit. Written atomically, like ntk_io_write: a failure never
- * leaves a partial file at `path`. */
+ * leaves a partial file at `path`. An archive that was read can be written
+ * (with members added, say): its members left in the file are copied from
+ * it, checked against their CRC-32 on the way. */
 ntk_status ntk_npz_write(const ntk_npz *z, const char *path, ntk_error *err);
 /* The same, staged in an output set (see "output sets" above). */
 ntk_status ntk_outputs_write_npz(ntk_outputs *o, const ntk_npz *z, const char *path, ntk_error *err);
 
-/* Reads an archive into memory: members stored or deflate-compressed
- * (np.savez and np.savez_compressed), zip64 fields accepted, every CRC-32
- * checked. Member names are only names: never used as paths. A malformed
+/* Opens an archive: members stored or deflate-compressed (np.savez and
+ * np.savez_compressed), zip64 fields accepted. Member names are only names:
+ * never used as paths. Its structure is checked here: the central directory
+ * and every member's local header, names, sizes and offsets; a malformed
  * archive is NTK_E_FORMAT, with the path (and member) in the message; an
- * unreadable file NTK_E_IO. *out is NULL on failure. */
+ * unreadable file NTK_E_IO. *out is NULL on failure.
+ *
+ * Reading is lazy past 1 MiB: members of up to 1 MiB (up to 64 MiB of them
+ * in all, in archive order) are read here, inflated and checked against
+ * their CRC-32; larger ones stay in the file and are read, and checked,
+ * each time ntk_npz_get_array or ntk_npz_get_bytes asks for them, so that
+ * damage there (a CRC-32 mismatch, bad deflate data) is reported then, as
+ * NTK_E_FORMAT naming the file and the member. A stored float64 array in
+ * C order (what np.savez and ntk write) is read straight into the matrix
+ * ntk_npz_get_array returns, the CRC-32 computed on the way: loading a
+ * model's N × N arrays takes their size in memory, not twice that.
+ *
+ * While such members remain, the archive holds the file open (one
+ * descriptor, until ntk_npz_free) and reads only from it, with pread: the
+ * gets of one archive may run in several threads. A file renamed over the
+ * path after the open (the way ntk writes every output) is not seen: the
+ * archive keeps reading the file it opened. A file rewritten in place is:
+ * a later get of a member left in it fails with NTK_E_IO "the file changed
+ * after the archive was opened" when the file's size or modification time
+ * differs, and the member's CRC-32 catches a change of its bytes. */
 ntk_status ntk_npz_read(const char *path, ntk_npz **out, ntk_error *err);
 
 /* The number of members, and the full name of member i (archive order;
@@ -315,16 +338,21 @@ const char *ntk_npz_member_name(const ntk_npz *z, size_t i);
 /* Parses the member "<name>.npy" (or `name` itself when it ends in ".npy")
  * with the .npy reader of ntk_io_read: every dtype, version and order it
  * takes. Absent: NTK_E_FORMAT "<path>: no array 'name' in the archive
- * (arrays: ...)". out->data is NULL on failure; free with ntk_matrix_free. */
+ * (arrays: ...)". A member left in the file (see ntk_npz_read) is read
+ * now, with its errors. out->data is NULL on failure; free with
+ * ntk_matrix_free. Members are found by a hash of their names: looking up
+ * each of 66 000 members takes milliseconds, as does adding them. */
 ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out,
                              ntk_error *err);
 
 /* A malloc'd copy of the bytes of member `member` (full name), with a NUL
  * after the last byte for convenience; *n is the byte count (without the
- * NUL). The caller frees *data. Absent: NTK_E_FORMAT. */
+ * NUL). The caller frees *data. Absent: NTK_E_FORMAT. A member left in the
+ * file is read (and checked) now. */
 ntk_status ntk_npz_get_bytes(const ntk_npz *z, const char *member, char **data, size_t *n,
                              ntk_error *err);
 
+/* Frees the archive and closes its file, if it holds one. */
 void ntk_npz_free(ntk_npz *z);
 
 /* ---------------------------------------------------------------- specs */

@@ -9,7 +9,8 @@
  * for bit: the same calls), every refusal of a given kernel and the
  * tolerances of those checks on both sides; one network's predictions (f0)
  * against ntk_predictor and against a wide network trained by gradient
- * descent and its linearization.
+ * descent and its linearization. A model with arrays past 1 MiB, which the
+ * load reads lazily from the file: the same predictions, and damage found.
  *
  * Tolerances: a model factorizes the same kernel with the same LAPACK calls
  * as ntk_predictor_create, so the two differ only in how the test × train
@@ -1200,6 +1201,89 @@ static void test_f0_trained_network(void **state)
     ntk_arch_free(arch);
 }
 
+/* ------------------------------------------------------------ lazy loading */
+
+/* The data offset of member `name` in the .npz bytes b (n of them; no
+ * zip64, no comment). */
+static size_t member_data(const unsigned char *b, size_t n, const char *name)
+{
+#define RD16(p) ((size_t)(p)[0] | (size_t)(p)[1] << 8)
+#define RD32(p) (RD16(p) | RD16((p) + 2) << 16)
+    const unsigned char *end = b + n - 22;
+    size_t count = RD16(end + 10), k = RD32(end + 16), len = strlen(name);
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *e = b + k;
+        if (RD16(e + 28) == len && !memcmp(e + 46, name, len)) {
+            const unsigned char *h = b + RD32(e + 42);
+            return (size_t)(h - b) + 30 + RD16(h + 26) + RD16(h + 28);
+        }
+        k += 46 + RD16(e + 28) + RD16(e + 30) + RD16(e + 32);
+    }
+    fail_msg("no member %s", name);
+    return 0;
+#undef RD16
+#undef RD32
+}
+
+/* A model whose N x N arrays pass 1 MiB (N = 400: 1.28 MB each), which
+ * ntk_npz_read leaves in the file until the load reads them, each straight
+ * into the model's own array: the loaded model predicts the same means and
+ * variances as the fitted one, bit for bit (the same arrays, the same
+ * code). A byte flipped in the eigenvectors' data is refused by the load,
+ * naming the file and the member (their CRC-32, checked as they are read). */
+static void test_lazy_load(void **state)
+{
+    (void)state;
+    enum { NL = 400, ML = 9 };
+    ntk_error err;
+    ntk_arch *arch = NULL;
+    if (ntk_arch_parse(SPEC, &arch, &err)) fail_msg("%s", err.msg);
+    double *x = malloc(NL * D * sizeof *x), *y = malloc(NL * K * sizeof *y), xt[ML * D];
+    tu_rng r = {71};
+    tu_fill_normal(&r, x, NL * D, 1.0);
+    tu_fill_normal(&r, y, NL * K, 1.0);
+    tu_fill_normal(&r, xt, ML * D, 1.0);
+    ntk_model_opts o = ntk_model_opts_default();
+    o.ridge = 1e-3;
+    ntk_model *m = NULL;
+    if (ntk_model_fit(arch, &o, x, NL, D, y, K, &m, &err)) fail_msg("fit: %s", err.msg);
+    const double times[] = {10, INFINITY};
+    double got[2 * ML * K], var[2 * ML], again[2 * ML * K], var2[2 * ML];
+    if (ntk_model_predict(m, xt, ML, D, times, 2, got, var, &err)) fail_msg("%s", err.msg);
+    char *p = NULL;
+    ntk_model *l = reload(m, &p);
+    if (ntk_model_predict(l, xt, ML, D, times, 2, again, var2, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(again, got, sizeof got);
+    assert_memory_equal(var2, var, sizeof var);
+    ntk_model_free(l);
+    l = NULL;
+
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size_t n = (size_t)ftell(f);
+    assert_true(n > 2 * NL * NL * 8);
+    unsigned char *b = malloc(n);
+    rewind(f);
+    assert_int_equal(fread(b, 1, n, f), n);
+    fclose(f);
+    b[member_data(b, n, "eigenvectors.npy") + 128 + 8 * NL * NL / 2] ^= 0x10;
+    f = fopen(p, "wb");
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+    assert_int_equal(ntk_model_load(p, &l, &err), NTK_E_FORMAT);
+    assert_null(l);
+    assert_has(err.msg, p);
+    assert_has(err.msg, "member 'eigenvectors.npy': CRC-32 mismatch");
+    unlink(p);
+    free(p);
+    free(b);
+    free(x);
+    free(y);
+    ntk_model_free(m);
+    ntk_arch_free(arch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1208,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_bad_kernels), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_given_kernels), cmocka_unit_test(test_given_no_nngp), cmocka_unit_test(test_given_errors),
         cmocka_unit_test(test_f0_predictor), cmocka_unit_test(test_f0_trained_network),
+        cmocka_unit_test(test_lazy_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,10 +272,11 @@ int cmd_predict(int argc, char **argv)
     double *mean = NULL, *var = NULL, *yk = NULL;
     ntk_error err;
     {
-        /* reading a model holds the archive and the arrays parsed from it */
+        /* a model's arrays are read straight from the file into their own
+         * buffers (ntk_npz_read is lazy): about the file's size in memory */
         struct stat sb;
         if (stat(model_s, &sb) == 0 && S_ISREG(sb.st_mode)) {
-            size_t fb = (size_t)sb.st_size, need = fb > SIZE_MAX / 2 ? SIZE_MAX : 2 * fb;
+            size_t need = (size_t)sb.st_size;
             char what[4200];
             snprintf(what, sizeof what, "reading the model %s", model_s);
             if (cli_check_memory(cmd, need, what, NULL, force)) goto done;

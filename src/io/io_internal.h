@@ -51,6 +51,25 @@ ntk_status ntk_csv_write(FILE *f, const char *path, const double *data, size_t r
 ntk_status ntk_npz_write_limits(const ntk_npz *z, const char *path, uint64_t limit, uint64_t count_limit,
                                 ntk_error *err);
 
+/* ntk_npz_read with its eagerness set (tests): members of up to eager_max
+ * bytes are read when the archive is opened while their total stays within
+ * eager_total; the others when asked for (0, 0: all of them lazy; both
+ * UINT64_MAX: all read up front, as before lazy reading). ntk_npz_read uses
+ * 1 MiB and 64 MiB. */
+ntk_status ntk_npz_read_limits(const char *path, uint64_t eager_max, uint64_t eager_total, ntk_npz **out,
+                               ntk_error *err);
+/* 1 if the archive has a member of that full name (a get may still fail:
+ * one left in the file is read then). */
+int ntk_npz_has(const ntk_npz *z, const char *member);
+/* Array `name` of an archive (as ntk_npz_get_array finds it) into memory
+ * the caller holds: when it has exactly n elements they go into buf and
+ * out->data == buf (the caller's, not to be freed); otherwise nothing is
+ * read and out->data is NULL. Either way out->rows, cols and ndim are the
+ * member's shape, for the caller to check (a buf of the right count but
+ * the wrong shape has been written). Errors as ntk_npz_get_array's. */
+ntk_status ntk_npz_get_array_to(const ntk_npz *z, const char *name, double *buf, size_t n, ntk_matrix *out,
+                                ntk_error *err);
+
 /* IDX (MNIST) files, plain or gzip'd (idx.c): rows = the first dimension,
  * the others flattened into the columns; ndim 1 for a 1-D file. Only the
  * first max_rows rows are read (0 = all). */

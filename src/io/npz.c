@@ -37,15 +37,35 @@
  * allocated; a deflate member may not claim more than deflate's maximum
  * expansion of its compressed size. Names are kept as names (".." and "/"
  * included) and never touch the file system.
+ *
+ * Reading is lazy past a size: opening checks the directory and every local
+ * header, and reads (inflates, CRC-checks) only the members of up to
+ * EAGER_MAX bytes, EAGER_TOTAL in all; the others stay in the file, which
+ * stays open (a descriptor read with pread: no shared cursor, so the reads
+ * of a const archive may run in parallel), until a get asks for one. A
+ * stored '<f8' C-order array whose .npy header is byte for byte np.save's
+ * is then read straight into the matrix returned, its CRC-32 computed chunk
+ * by chunk as it comes in: a 6 GB model is loaded into its own arrays, not
+ * into a copy first. Anything else is read whole and parsed as before. A
+ * file rewritten in place after the open is caught by its size and mtime
+ * (fstat before each lazy read) or by the CRC; one renamed over the path
+ * is never seen (the descriptor holds the file that was opened).
+ *
+ * Members are found by name through an open-addressing hash table (FNV-1a,
+ * linear probing, at most half full), for gets and for the duplicate check
+ * of the builder and the reader: 66 000 members are added in milliseconds.
  */
 #include "io/io_internal.h"
 #include "ntk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define ZLIB_CONST
 #include <zlib.h>
@@ -77,17 +97,28 @@
 #define DEFLATE_MAX_RATIO 1032u
 #define ZCHUNK (1u << 30) /* zlib counts in uInt: feed it at most 1 GiB at a time */
 #define SHOWN_MAX 100
+/* Members of up to EAGER_MAX bytes are read when the archive is opened,
+ * while their total stays within EAGER_TOTAL (archive order): metadata and
+ * small arrays are checked up front and never read from the file again;
+ * larger members are read when asked for. */
+#define EAGER_MAX ((uint64_t)1 << 20)
+#define EAGER_TOTAL ((uint64_t)1 << 26)
+#define READ_CHUNK ((size_t)1 << 22) /* bytes per pread of a lazy read: CRC'd while in cache */
 
 typedef struct {
     char *name;          /* NUL-terminated (a name never holds a NUL) */
-    unsigned char *data; /* size bytes: the member, or a reference's .npy header */
+    unsigned char *data; /* size bytes: the member, or a reference's .npy header;
+                            NULL while lazy                                       */
     size_t size;
     int is_ref;          /* added by ntk_npz_add_array_ref:                       */
     const double *ref;   /* nref doubles after the header (not owned)             */
     size_t nref, rows, cols;
     int ndim;
     uint32_t crc;        /* of the whole member (a reference: of its header; the
-                            rest is found on writing)                             */
+                            rest is found on writing; lazy: as recorded)          */
+    int lazy;            /* read from a file and left there:                      */
+    unsigned method;     /*   0 stored, 8 deflate                                 */
+    uint64_t off, csize; /*   where its data starts, and its size in the file     */
 } npz_member;
 
 /* The member's size in the archive. */
@@ -97,6 +128,10 @@ struct ntk_npz {
     char *label; /* the path it was read from, for messages */
     npz_member *m;
     size_t n, cap;
+    size_t *slot; /* hash table of nslot (a power of 2, >= 2n) entries:  */
+    size_t nslot; /* 1 + a member's index, or 0 for an empty slot        */
+    int fd;       /* the file of the lazy members (-1: none)             */
+    struct stat st; /* its fstat at the open, to notice a rewrite        */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -181,6 +216,7 @@ static ntk_status npz_new(ntk_npz **out, const char *label, ntk_error *err)
         free(z);
         return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", label);
     }
+    z->fd = -1;
     *out = z;
     return NTK_OK;
 }
@@ -193,6 +229,8 @@ void ntk_npz_free(ntk_npz *z)
         free(z->m[i].data);
     }
     free(z->m);
+    free(z->slot);
+    if (z->fd >= 0) close(z->fd);
     free(z->label);
     free(z);
 }
@@ -211,13 +249,58 @@ const char *ntk_npz_member_name(const ntk_npz *z, size_t i)
     return z && i < z->n ? z->m[i].name : NULL;
 }
 
-size_t ntk_npz_member_size(const ntk_npz *z, size_t i) { return z && i < z->n ? z->m[i].size : 0; }
+/* The bytes member i can hold: its size, but for a deflated member still in
+ * the file at most 1032 times its compressed size (deflate's largest
+ * ratio), so that a claimed size alone cannot vouch for data. */
+size_t ntk_npz_member_size(const ntk_npz *z, size_t i)
+{
+    if (!z || i >= z->n) return 0;
+    const npz_member *m = &z->m[i];
+    uint64_t n = member_size(m);
+    if (m->lazy && m->method != 0 && m->csize < UINT64_MAX / 1032 && n > 1032 * m->csize) n = 1032 * m->csize;
+    return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
+/* ------------------------------------------------------------ lookup */
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a 64 */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+    return h;
+}
+
+/* The slot of `name` in the table, or the empty slot where it would go. */
+static size_t slot_of(const ntk_npz *z, const char *name)
+{
+    size_t mask = z->nslot - 1, i = (size_t)name_hash(name) & mask;
+    while (z->slot[i] && strcmp(z->m[z->slot[i] - 1].name, name)) i = (i + 1) & mask;
+    return i;
+}
 
 static const npz_member *find(const ntk_npz *z, const char *name)
 {
-    for (size_t i = 0; i < z->n; i++)
-        if (!strcmp(z->m[i].name, name)) return &z->m[i];
-    return NULL;
+    if (!z->nslot) return NULL;
+    size_t k = z->slot[slot_of(z, name)];
+    return k ? &z->m[k - 1] : NULL;
+}
+
+/* Makes the table room for n members (at most half full), moving the
+ * entries it has; -1 when out of memory (the table is unchanged). */
+static int hash_reserve(ntk_npz *z, size_t n)
+{
+    if (n <= z->nslot / 2) return 0;
+    if (n > SIZE_MAX / 4 / sizeof *z->slot) return -1;
+    size_t ns = z->nslot ? z->nslot : 16, nold = z->nslot;
+    while (ns / 2 < n) ns *= 2;
+    size_t *slot = calloc(ns, sizeof *slot), *old = z->slot;
+    if (!slot) return -1;
+    z->slot = slot;
+    z->nslot = ns;
+    for (size_t k = 0; k < nold; k++)
+        if (old[k]) z->slot[slot_of(z, z->m[old[k] - 1].name)] = old[k];
+    free(old);
+    return 0;
 }
 
 /* ------------------------------------------------------------ building */
@@ -238,6 +321,8 @@ static ntk_status add_member(ntk_npz *z, const char *name, unsigned char *data, 
     else if (find(z, name))
         st = ntk_fail(err, NTK_E_INVAL, "%s: member '%s' is already in the archive", z->label,
                       shown(name, len, sb));
+    if (st == NTK_OK && hash_reserve(z, z->n + 1))
+        st = ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
     if (st == NTK_OK && z->n == z->cap) {
         size_t cap = z->cap ? 2 * z->cap : 8, bytes;
         npz_member *m = ntk_mul_size(cap, 1, sizeof *m, &bytes) ? NULL : realloc(z->m, bytes);
@@ -254,6 +339,7 @@ static ntk_status add_member(ntk_npz *z, const char *name, unsigned char *data, 
         free(data);
         return st;
     }
+    z->slot[slot_of(z, copy)] = z->n + 1;
     npz_member *m = &z->m[z->n++];
     memset(m, 0, sizeof *m);
     m->name = copy;
@@ -439,6 +525,8 @@ static ntk_status put_ref(FILE *f, const char *path, const npz_member *m, uint32
     return NTK_OK;
 }
 
+static ntk_status put_lazy(FILE *f, const char *path, const ntk_npz *z, const npz_member *m, ntk_error *err);
+
 /* Local header, name, zip64 extra and data of member i at offset off. */
 static ntk_status emit_member(FILE *f, const char *path, const npz_emit *e, size_t i, uint64_t off,
                               ntk_error *err)
@@ -465,7 +553,8 @@ static ntk_status emit_member(FILE *f, const char *path, const npz_emit *e, size
     p = put16(p, 16);
     p = put64(p, size); /* uncompressed, then compressed */
     p = put64(p, size);
-    if ((st = put(f, path, h, ZIP64_LOCAL_EXTRA, err)) || (st = put(f, path, m->data, m->size, err)))
+    if ((st = put(f, path, h, ZIP64_LOCAL_EXTRA, err)) ||
+        (st = m->lazy ? put_lazy(f, path, e->z, m, err) : put(f, path, m->data, m->size, err)))
         return st;
     e->crc[i] = m->crc;
     if (!m->nref) return NTK_OK; /* complete: no data after the header */
@@ -624,25 +713,47 @@ ntk_status ntk_npz_write_limits(const ntk_npz *z, const char *path, uint64_t lim
 /* ------------------------------------------------------------ reading */
 
 typedef struct {
-    FILE *f;
+    int fd;
     const char *path;
     uint64_t size; /* of the file */
     ntk_error *err;
+    const struct stat *opened; /* a lazy read: the file as it was opened (NULL: opening) */
 } zreader;
 
 /* n bytes at offset off, which the caller checked lie inside the file (a
- * short read means the file shrank meanwhile: truncated). */
-static ntk_status read_at(zreader *r, uint64_t off, void *buf, size_t n)
+ * short read means the file shrank meanwhile: truncated). pread: no file
+ * position is shared, so a const archive can be read by several threads. */
+static ntk_status read_at(const zreader *r, uint64_t off, void *buf, size_t n)
 {
-    if (off > (uint64_t)INT64_MAX || fseeko(r->f, (off_t)off, SEEK_SET) != 0)
-        return ntk_io_errno(r->err, r->path, "cannot seek", errno);
-    errno = 0;
-    size_t got = fread(buf, 1, n, r->f);
-    if (got < n && ferror(r->f)) return ntk_io_errno(r->err, r->path, "read error", errno);
+    if (n > (uint64_t)INT64_MAX || off > (uint64_t)INT64_MAX - n)
+        return ntk_io_errno(r->err, r->path, "cannot seek", EOVERFLOW);
+    size_t got = 0;
+    while (got < n) {
+        size_t want = n - got < ZCHUNK ? n - got : ZCHUNK; /* Linux reads < 2 GiB a call */
+        ssize_t k = pread(r->fd, (unsigned char *)buf + got, want, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return ntk_io_errno(r->err, r->path, "read error", errno);
+        if (k == 0) break;
+        got += (size_t)k;
+    }
     if (got < n)
         return ntk_fail(r->err, NTK_E_FORMAT,
                         "%s: truncated: expected %zu bytes at offset %llu, found %zu", r->path, n,
                         (unsigned long long)off, got);
+    return NTK_OK;
+}
+
+/* read_at in chunks of READ_CHUNK, each added to the CRC-32 *crc while it
+ * is still in cache: one pass over memory instead of a read then a CRC. */
+static ntk_status read_crc(const zreader *r, uint64_t off, unsigned char *buf, size_t n, uLong *crc)
+{
+    for (size_t k = 0; k < n;) {
+        size_t c = n - k < READ_CHUNK ? n - k : READ_CHUNK;
+        ntk_status st = read_at(r, off + k, buf + k, c);
+        if (st) return st;
+        *crc = crc32(*crc, buf + k, (uInt)c);
+        k += c;
+    }
     return NTK_OK;
 }
 
@@ -658,7 +769,7 @@ typedef struct {
 #define ZFAIL(...) ntk_fail(r->err, NTK_E_FORMAT, __VA_ARGS__)
 
 /* Parses the entry at dir[*pos] (dir has n bytes) and advances *pos. */
-static ntk_status parse_entry(zreader *r, const unsigned char *dir, size_t n, size_t *pos,
+static ntk_status parse_entry(const zreader *r, const unsigned char *dir, size_t n, size_t *pos,
                               size_t index, zentry *e)
 {
     const unsigned char *h = dir + *pos;
@@ -729,7 +840,7 @@ static ntk_status parse_entry(zreader *r, const unsigned char *dir, size_t n, si
 }
 
 /* inflates the raw deflate stream in[0..nin) into exactly nout bytes. */
-static ntk_status inflate_all(zreader *r, const char *nm, const unsigned char *in, size_t nin,
+static ntk_status inflate_all(const zreader *r, const char *nm, const unsigned char *in, size_t nin,
                               unsigned char *out, size_t nout)
 {
     z_stream s;
@@ -772,18 +883,12 @@ static ntk_status inflate_all(zreader *r, const char *nm, const unsigned char *i
     return st;
 }
 
-/* Reads the data of entry e into a new member m; dir_off is where the
- * central directory starts (every member lies before it). */
-static ntk_status load_member(zreader *r, const zentry *e, uint64_t dir_off, npz_member *m)
+/* The local header h (hn bytes read at e->off: LOCAL_LEN, and the name
+ * after it where that fits before the directory at dir_off): its signature,
+ * that its data lies before the directory, and that it names e. */
+static ntk_status check_local(const zreader *r, const zentry *e, uint64_t dir_off, const char *nm,
+                              const unsigned char *h, size_t hn, uint64_t *data_at)
 {
-    char sb[SHOWN_MAX + 1];
-    const char *nm = shown(e->name, e->name_len, sb);
-    unsigned char h[LOCAL_LEN];
-    ntk_status st;
-    if (e->off > dir_off || dir_off - e->off < LOCAL_LEN)
-        return ZFAIL("%s: member '%s': bad offset %llu (the central directory starts at %llu)",
-                     r->path, nm, (unsigned long long)e->off, (unsigned long long)dir_off);
-    if ((st = read_at(r, e->off, h, LOCAL_LEN))) return st;
     if (rd32(h) != SIG_LOCAL)
         return ZFAIL("%s: member '%s': bad local header signature at offset %llu", r->path, nm,
                      (unsigned long long)e->off);
@@ -794,15 +899,35 @@ static ntk_status load_member(zreader *r, const zentry *e, uint64_t dir_off, npz
                      "directory at %llu",
                      r->path, nm, (unsigned long long)e->csize, (unsigned long long)data_off,
                      (unsigned long long)dir_off);
-    if (nl != e->name_len)
+    /* data_off <= dir_off with nl == name_len: the name was read whole */
+    if (nl != e->name_len || hn < LOCAL_LEN + nl || memcmp(h + LOCAL_LEN, e->name, nl))
         return ZFAIL("%s: member '%s': the local header holds another name", r->path, nm);
-    char *lname = malloc(nl ? nl : 1);
-    if (!lname) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
-    st = read_at(r, e->off + LOCAL_LEN, lname, nl);
-    int same = st == NTK_OK && memcmp(lname, e->name, nl) == 0;
-    free(lname);
+    *data_at = data_off;
+    return NTK_OK;
+}
+
+/* Checks entry e's local header (signature, name) and where its data lies
+ * (before the central directory, which starts at dir_off), and its sizes;
+ * m becomes a lazy member that knows where its data is. Nothing of the
+ * data is read. */
+static ntk_status locate_member(const zreader *r, const zentry *e, uint64_t dir_off, npz_member *m)
+{
+    char sb[SHOWN_MAX + 1];
+    const char *nm = shown(e->name, e->name_len, sb);
+    ntk_status st;
+    if (e->off > dir_off || dir_off - e->off < LOCAL_LEN)
+        return ZFAIL("%s: member '%s': bad offset %llu (the central directory starts at %llu)",
+                     r->path, nm, (unsigned long long)e->off, (unsigned long long)dir_off);
+    /* the header and the name it should hold, in one read where they fit
+     * before the directory (66 000 members: one system call each) */
+    size_t hn = dir_off - e->off < LOCAL_LEN + e->name_len ? LOCAL_LEN : LOCAL_LEN + e->name_len;
+    unsigned char *h = malloc(hn);
+    if (!h) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+    st = read_at(r, e->off, h, hn);
+    uint64_t data_off = 0;
+    if (st == NTK_OK) st = check_local(r, e, dir_off, nm, h, hn, &data_off);
+    free(h);
     if (st) return st;
-    if (!same) return ZFAIL("%s: member '%s': the local header holds another name", r->path, nm);
 
     if (e->method == 0 && e->csize != e->usize)
         return ZFAIL("%s: member '%s': stored, but its sizes differ (%llu and %llu bytes)", r->path,
@@ -812,50 +937,103 @@ static ntk_status load_member(zreader *r, const zentry *e, uint64_t dir_off, npz
                      (unsigned long long)e->csize, (unsigned long long)e->usize);
     if (e->usize >= SIZE_MAX || e->csize >= SIZE_MAX)
         return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s' is too large", r->path, nm);
-
-    size_t size = (size_t)e->usize, csize = (size_t)e->csize;
-    unsigned char *data = malloc(size ? size : 1);
-    if (!data)
-        return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes",
-                        r->path, nm, size);
-    if (e->method == 0) {
-        st = read_at(r, data_off, data, size);
-    } else {
-        unsigned char *in = malloc(csize ? csize : 1);
-        if (!in)
-            st = ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes",
-                          r->path, nm, csize);
-        else if (!(st = read_at(r, data_off, in, csize)))
-            st = inflate_all(r, nm, in, csize, data, size);
-        free(in);
-    }
-    uint32_t crc = st == NTK_OK ? crc_of(data, size) : 0;
-    if (st == NTK_OK && crc != e->crc)
-        st = ZFAIL("%s: member '%s': CRC-32 mismatch (computed %08x, recorded %08x): the data is "
-                   "corrupt", r->path, nm, (unsigned)crc, (unsigned)e->crc);
-    char *name = st == NTK_OK ? dup_str(e->name, e->name_len) : NULL;
-    if (st == NTK_OK && !name)
-        st = ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
-    if (st != NTK_OK) {
-        free(data);
-        return st;
-    }
+    char *name = dup_str(e->name, e->name_len);
+    if (!name) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
     m->name = name;
-    m->data = data;
-    m->size = size;
-    m->crc = crc;
+    m->size = (size_t)e->usize;
+    m->crc = e->crc;
+    m->lazy = 1;
+    m->method = e->method;
+    m->off = data_off;
+    m->csize = e->csize;
     return NTK_OK;
 }
 
-static int cmp_member_name(const void *a, const void *b)
+/* A member left in the file is read only from the file as it was opened:
+ * the same size and modification time (fstat of the open descriptor; a
+ * rename over the path does not touch it, a rewrite in place does). */
+static ntk_status unchanged(const zreader *r, const char *nm)
 {
-    return strcmp((*(npz_member *const *)a)->name, (*(npz_member *const *)b)->name);
+    struct stat sb;
+    if (fstat(r->fd, &sb) != 0) return ntk_io_errno(r->err, r->path, "cannot stat", errno);
+    const struct stat *a = r->opened;
+    if (sb.st_size != a->st_size)
+        return ntk_fail(r->err, NTK_E_IO,
+                        "%s: member '%s': the file changed after the archive was opened (%lld bytes "
+                        "then, %lld now): open it again",
+                        r->path, nm, (long long)a->st_size, (long long)sb.st_size);
+    if (sb.st_mtim.tv_sec != a->st_mtim.tv_sec || sb.st_mtim.tv_nsec != a->st_mtim.tv_nsec)
+        return ntk_fail(r->err, NTK_E_IO,
+                        "%s: member '%s': the file changed after the archive was opened (it was "
+                        "modified since): open it again",
+                        r->path, nm);
+    return NTK_OK;
+}
+
+/* A lazy read that failed (st: short, bad deflate data): when the file
+ * changed meanwhile, that is what the message says. */
+static ntk_status lazy_error(const zreader *r, const char *nm, ntk_status st)
+{
+    ntk_status c = st && r->opened ? unchanged(r, nm) : NTK_OK;
+    return c ? c : st;
+}
+
+/* A CRC-32 that is not the one recorded: a file rewritten meanwhile says
+ * so, else the data is corrupt. */
+static ntk_status crc_fail(const zreader *r, const char *nm, uint32_t got, uint32_t want)
+{
+    return lazy_error(r, nm, ZFAIL("%s: member '%s': CRC-32 mismatch (computed %08x, recorded %08x): the data is "
+                                   "corrupt", r->path, nm, (unsigned)got, (unsigned)want));
+}
+
+/* The m->size bytes of lazy member m into out: read (and inflated), and
+ * checked against the CRC-32 the central directory records. */
+static ntk_status read_member(const zreader *r, const npz_member *m, unsigned char *out)
+{
+    char sb[SHOWN_MAX + 1];
+    const char *nm = shown(m->name, strlen(m->name), sb);
+    ntk_status st = r->opened ? unchanged(r, nm) : NTK_OK;
+    if (st) return st;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (m->method == 0) {
+        st = read_crc(r, m->off, out, m->size, &crc);
+    } else {
+        size_t csize = (size_t)m->csize;
+        unsigned char *in = malloc(csize ? csize : 1);
+        if (!in)
+            return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes",
+                            r->path, nm, csize);
+        if (!(st = read_at(r, m->off, in, csize))) st = inflate_all(r, nm, in, csize, out, m->size);
+        free(in);
+        if (!st) crc = crc_of(out, m->size);
+    }
+    if (st) return lazy_error(r, nm, st);
+    return (uint32_t)crc == m->crc ? NTK_OK : crc_fail(r, nm, (uint32_t)crc, m->crc);
+}
+
+/* Reads lazy member m into memory (it is lazy no more). */
+static ntk_status load_member(const zreader *r, npz_member *m)
+{
+    unsigned char *data = malloc(m->size ? m->size : 1);
+    if (!data) {
+        char sb[SHOWN_MAX + 1];
+        return ntk_fail(r->err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes", r->path,
+                        shown(m->name, strlen(m->name), sb), m->size);
+    }
+    ntk_status st = read_member(r, m, data);
+    if (st) {
+        free(data);
+        return st;
+    }
+    m->data = data;
+    m->lazy = 0;
+    return NTK_OK;
 }
 
 /* The end record: finds it in the last 64 KiB + 22 bytes and reads where
  * the central directory is (through the zip64 end record when there is
  * one). *end_off is where the (zip64) end record starts. */
-static ntk_status find_directory(zreader *r, uint64_t *count, uint64_t *dir_off,
+static ntk_status find_directory(const zreader *r, uint64_t *count, uint64_t *dir_off,
                                  uint64_t *dir_size, uint64_t *end_off)
 {
     size_t tail = r->size < END_LEN + MAX_COMMENT ? (size_t)r->size : END_LEN + MAX_COMMENT;
@@ -942,12 +1120,13 @@ static ntk_status find_directory(zreader *r, uint64_t *count, uint64_t *dir_off,
     return NTK_OK;
 }
 
-static ntk_status read_archive(zreader *r, ntk_npz *z)
+/* The directory and local headers of the archive into z, and the members
+ * of up to eager_max bytes while their total stays within eager_total (in
+ * archive order); the others are left lazy. */
+static ntk_status read_archive(zreader *r, ntk_npz *z, uint64_t eager_max, uint64_t eager_total)
 {
-    if (fseeko(r->f, 0, SEEK_END) != 0)
-        return ntk_io_errno(r->err, r->path, "cannot seek (an .npz must be a regular file)", errno);
-    off_t end = ftello(r->f);
-    if (end < 0) return ntk_io_errno(r->err, r->path, "cannot seek", errno);
+    off_t end = lseek(r->fd, 0, SEEK_END);
+    if (end < 0) return ntk_io_errno(r->err, r->path, "cannot seek (an .npz must be a regular file)", errno);
     r->size = (uint64_t)end;
     if (r->size == 0) return ZFAIL("%s: not an .npz archive (the file is empty)", r->path);
     if (r->size < END_LEN)
@@ -974,11 +1153,17 @@ static ntk_status read_archive(zreader *r, ntk_npz *z)
         return st;
     }
     size_t pos = 0;
+    uint64_t eager = 0;
     for (size_t i = 0; i < count && st == NTK_OK; i++) {
         zentry e = {0};
-        if (!(st = parse_entry(r, dir, (size_t)dir_size, &pos, i, &e)) &&
-            !(st = load_member(r, &e, dir_off, &z->m[z->n])))
-            z->n++;
+        if ((st = parse_entry(r, dir, (size_t)dir_size, &pos, i, &e)) ||
+            (st = locate_member(r, &e, dir_off, &z->m[z->n])))
+            break;
+        npz_member *m = &z->m[z->n++];
+        if (m->size <= eager_max && m->size <= eager_total - eager) {
+            eager += m->size;
+            st = load_member(r, m);
+        }
     }
     if (st == NTK_OK && dir_size - pos >= 4 && rd32(dir + pos) == SIG_CENTRAL)
         st = ZFAIL("%s: bad end record: it counts %llu members, the central directory holds more",
@@ -986,45 +1171,80 @@ static ntk_status read_archive(zreader *r, ntk_npz *z)
     free(dir);
     if (st) return st;
 
-    /* duplicate names would make a lookup ambiguous */
-    if (z->n > 1) {
-        npz_member **s = malloc(z->n * sizeof *s);
-        if (!s) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
-        for (size_t i = 0; i < z->n; i++) s[i] = &z->m[i];
-        qsort(s, z->n, sizeof *s, cmp_member_name);
-        for (size_t i = 1; i < z->n && st == NTK_OK; i++)
-            if (!strcmp(s[i - 1]->name, s[i]->name)) {
-                char sb[SHOWN_MAX + 1];
-                st = ZFAIL("%s: member '%s' appears twice in the archive", r->path,
-                           shown(s[i]->name, strlen(s[i]->name), sb));
-            }
-        free(s);
+    /* the lookup table; duplicate names would make a lookup ambiguous */
+    if (hash_reserve(z, z->n)) return ntk_fail(r->err, NTK_E_NOMEM, "%s: out of memory", r->path);
+    for (size_t i = 0; i < z->n; i++) {
+        size_t k = slot_of(z, z->m[i].name);
+        if (z->slot[k]) {
+            char sb[SHOWN_MAX + 1];
+            return ZFAIL("%s: member '%s' appears twice in the archive", r->path,
+                         shown(z->m[i].name, strlen(z->m[i].name), sb));
+        }
+        z->slot[k] = i + 1;
     }
-    return st;
+    return NTK_OK;
 }
 
 #undef ZFAIL
 
-ntk_status ntk_npz_read(const char *path, ntk_npz **out, ntk_error *err)
+ntk_status ntk_npz_read_limits(const char *path, uint64_t eager_max, uint64_t eager_total, ntk_npz **out,
+                               ntk_error *err)
 {
     if (out) *out = NULL;
     if (!path || !out)
         return ntk_fail(err, NTK_E_INVAL, "ntk_npz_read: path and out must not be NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f) return ntk_io_errno(err, path, "cannot open", errno);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ntk_io_errno(err, path, "cannot open", errno);
     ntk_npz *z = NULL;
     ntk_status st = npz_new(&z, path, err);
+    if (st == NTK_OK && fstat(fd, &z->st) != 0) st = ntk_io_errno(err, path, "cannot stat", errno);
     if (st == NTK_OK) {
-        zreader r = {f, path, 0, err};
-        st = read_archive(&r, z);
+        zreader r = {fd, path, 0, err, NULL};
+        st = read_archive(&r, z, eager_max, eager_total);
     }
-    fclose(f);
+    int lazy = 0;
+    for (size_t i = 0; st == NTK_OK && i < z->n && !lazy; i++) lazy = z->m[i].lazy;
+    if (lazy) z->fd = fd; /* kept until ntk_npz_free */
+    else close(fd);
     if (st != NTK_OK) {
         ntk_npz_free(z);
         return st;
     }
     *out = z;
     return NTK_OK;
+}
+
+ntk_status ntk_npz_read(const char *path, ntk_npz **out, ntk_error *err)
+{
+    return ntk_npz_read_limits(path, EAGER_MAX, EAGER_TOTAL, out, err);
+}
+
+/* For the writer: lazy member m of z streamed from its file to f, checked
+ * against its CRC-32 on the way (a damaged or rewritten member is not
+ * copied into a new archive). Read errors name z's file, write errors path. */
+static ntk_status put_lazy(FILE *f, const char *path, const ntk_npz *z, const npz_member *m, ntk_error *err)
+{
+    zreader r = {z->fd, z->label, 0, err, &z->st};
+    char sb[SHOWN_MAX + 1];
+    const char *nm = shown(m->name, strlen(m->name), sb);
+    size_t n = m->method == 0 && m->size > READ_CHUNK ? READ_CHUNK : m->size;
+    unsigned char *buf = malloc(n ? n : 1);
+    if (!buf)
+        return ntk_fail(err, NTK_E_NOMEM, "%s: member '%s': out of memory for %zu bytes", z->label, nm, n);
+    ntk_status st = NTK_OK;
+    if (m->method != 0) { /* inflated whole (np.savez_compressed's members), stored from now on */
+        if (!(st = read_member(&r, m, buf))) st = put(f, path, buf, m->size, err);
+    } else if (!(st = unchanged(&r, nm))) {
+        uLong crc = crc32(0L, Z_NULL, 0);
+        for (size_t k = 0; k < m->size && st == NTK_OK; k += n) {
+            size_t c = m->size - k < n ? m->size - k : n;
+            if ((st = read_crc(&r, m->off + k, buf, c, &crc))) st = lazy_error(&r, nm, st);
+            else st = put(f, path, buf, c, err);
+        }
+        if (st == NTK_OK && (uint32_t)crc != m->crc) st = crc_fail(&r, nm, (uint32_t)crc, m->crc);
+    }
+    free(buf);
+    return st;
 }
 
 /* ------------------------------------------------------------ members */
@@ -1035,17 +1255,10 @@ static int ends_with_npy(const char *s)
     return n >= 4 && !strcmp(s + n - 4, ".npy");
 }
 
-ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out,
-                             ntk_error *err)
+/* *out: the member of array `name` ("<name>.npy", or `name` itself when it
+ * ends in ".npy"); absent, the error says which arrays there are. */
+static ntk_status find_array(const ntk_npz *z, const char *name, const npz_member **out, ntk_error *err)
 {
-    if (out) {
-        out->data = NULL;
-        out->rows = out->cols = 0;
-        out->ndim = 0;
-    }
-    if (!z || !name || !out)
-        return ntk_fail(err, NTK_E_INVAL,
-                        "ntk_npz_get_array: archive, name and out must not be NULL");
     size_t len = strlen(name);
     char *member = malloc(len + 5);
     if (!member) return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", z->label);
@@ -1054,38 +1267,202 @@ ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out
     const npz_member *m = find(z, member);
     if (!m && ends_with_npy(name)) m = find(z, name);
     free(member);
+    if ((*out = m)) return NTK_OK;
 
-    char sb[SHOWN_MAX + 1];
-    if (!m) {
-        /* say what is there: "(arrays: a, b, ...)" */
-        char list[256], ab[SHOWN_MAX + 1];
-        size_t k = 0, shown_n = 0, total = 0;
-        list[0] = '\0';
-        for (size_t i = 0; i < z->n; i++) {
-            const char *nm = z->m[i].name;
-            if (!ends_with_npy(nm)) continue;
-            total++;
-            const char *a = shown(nm, strlen(nm) - 4, ab);
-            if (k + strlen(a) + 8 >= sizeof list) continue;
-            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", k ? ", " : "", a);
-            shown_n++;
-        }
-        if (shown_n < total) snprintf(list + k, sizeof list - k, ", ...");
-        return ntk_fail(err, NTK_E_FORMAT, "%s: no array '%s' in the archive (%s%s)", z->label,
-                        shown(name, len, sb), total ? "arrays: " : "it has no arrays",
-                        total ? list : "");
+    /* say what is there: "(arrays: a, b, ...)" */
+    char sb[SHOWN_MAX + 1], list[256], ab[SHOWN_MAX + 1];
+    size_t k = 0, shown_n = 0, total = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < z->n; i++) {
+        const char *nm = z->m[i].name;
+        if (!ends_with_npy(nm)) continue;
+        total++;
+        const char *a = shown(nm, strlen(nm) - 4, ab);
+        if (k + strlen(a) + 8 >= sizeof list) continue;
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", k ? ", " : "", a);
+        shown_n++;
     }
+    if (shown_n < total) snprintf(list + k, sizeof list - k, ", ...");
+    return ntk_fail(err, NTK_E_FORMAT, "%s: no array '%s' in the archive (%s%s)", z->label, shown(name, len, sb),
+                    total ? "arrays: " : "it has no arrays", total ? list : "");
+}
+
+/* The .npy header np.save writes for a '<f8' C-order 1-D or 2-D array,
+ * recognised by writing that header again (ntk_npy_header) for the shape
+ * it states and comparing bytes, so that no spelling of the dict numpy
+ * would also accept slips through: p holds the first n bytes of the
+ * member. Returns the header length and the shape, or 0 for anything else
+ * (another dtype, order, version or layout: the .npy parser's business). */
+static size_t npy_canonical(const unsigned char *p, size_t n, size_t *rows, size_t *cols, int *ndim)
+{
+    static const char dict[] = "{'descr': '<f8', 'fortran_order': False, 'shape': (";
+    const size_t at = 10, dl = sizeof dict - 1;
+    char text[NTK_NPY_HEADER_MAX + 1];
+    if (n > NTK_NPY_HEADER_MAX) n = NTK_NPY_HEADER_MAX;
+    if (n < at + dl || memcmp(p + at, dict, dl)) return 0;
+    memcpy(text, p, n);
+    text[n] = '\0';
+    char *e;
+    unsigned long long r = strtoull(text + at + dl, &e, 10), c = 1;
+    if (e[0] == ',' && e[1] == ')') {
+        *ndim = 1;
+    } else if (e[0] == ',' && e[1] == ' ') {
+        c = strtoull(e + 2, &e, 10);
+        if (*e != ')') return 0;
+        *ndim = 2;
+    } else {
+        return 0;
+    }
+    unsigned char want[NTK_NPY_HEADER_MAX];
+    size_t wl = r <= SIZE_MAX && c <= SIZE_MAX ? ntk_npy_header(want, (size_t)r, (size_t)c, *ndim) : 0;
+    if (!wl || wl > n || memcmp(want, p, wl)) return 0;
+    *rows = (size_t)r;
+    *cols = (size_t)c;
+    return wl;
+}
+
+/* Delivers the array t (malloc'd) as get_array_to promises: into buf when
+ * it has nbuf elements, else only its shape; or as it is (buf NULL). */
+static void deliver(ntk_matrix *t, double *buf, size_t nbuf, ntk_matrix *out)
+{
+    *out = *t;
+    if (!buf) return;
+    out->data = t->rows * t->cols == nbuf ? buf : NULL;
+    if (out->data) memcpy(buf, t->data, nbuf * sizeof *buf);
+    ntk_matrix_free(t);
+}
+
+/* Lazy stored member m holding np.save's '<f8' C-order bytes: read straight
+ * into buf (when the shape has nbuf elements) or a new matrix (buf NULL),
+ * the CRC-32 computed on the way. Returns NTK_OK with *done = 0 when the
+ * member is not such an array (nothing delivered). */
+static ntk_status get_stored_f8(const ntk_npz *z, const npz_member *m, double *buf, size_t nbuf, ntk_matrix *out,
+                                int *done, ntk_error *err)
+{
+    zreader r = {z->fd, z->label, 0, err, &z->st};
+    char sb[SHOWN_MAX + 1];
+    const char *nm = shown(m->name, strlen(m->name), sb);
+    unsigned char head[NTK_NPY_HEADER_MAX];
+    size_t n = m->size < sizeof head ? m->size : sizeof head, rows = 0, cols = 0, bytes;
+    int ndim = 0;
+    ntk_status st;
+    *done = 0;
+    if ((st = unchanged(&r, nm))) return st;
+    if ((st = read_at(&r, m->off, head, n))) return lazy_error(&r, nm, st);
+    size_t hl = npy_canonical(head, n, &rows, &cols, &ndim);
+    /* an empty array, or one with bytes missing or after it, is left to
+     * the parser, which says what is wrong or ignores what follows */
+    if (!hl || !rows || !cols || ntk_mul_size(rows, cols, sizeof(double), &bytes) || m->size - hl != bytes)
+        return NTK_OK;
+    *done = 1;
+    out->rows = rows;
+    out->cols = cols;
+    out->ndim = ndim;
+    if (buf && rows * cols != nbuf) return NTK_OK; /* the shape is the caller's error */
+    double *data = buf ? buf : malloc(bytes);
+    if (!data) {
+        *done = 0;
+        return ntk_fail(err, NTK_E_NOMEM, "%s: member '%s': out of memory for an array of %zu x %zu", z->label,
+                        nm, rows, cols);
+    }
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), head, (uInt)hl);
+    if ((st = read_crc(&r, m->off + hl, (unsigned char *)data, bytes, &crc)))
+        st = lazy_error(&r, nm, st);
+    else if ((uint32_t)crc != m->crc)
+        st = crc_fail(&r, nm, (uint32_t)crc, m->crc);
+    if (st) {
+        if (!buf) free(data);
+        *done = 0;
+        return st;
+    }
+    if (ntk_host_is_big_endian()) /* the file is little-endian */
+        for (size_t i = 0; i < rows * cols; i++) {
+            unsigned char *q = (unsigned char *)&data[i];
+            for (int j = 0; j < 4; j++) {
+                unsigned char t = q[j];
+                q[j] = q[7 - j];
+                q[7 - j] = t;
+            }
+        }
+    out->data = data;
+    return NTK_OK;
+}
+
+/* ntk_npz_get_array (buf NULL) and ntk_npz_get_array_to. */
+static ntk_status get_array_to(const ntk_npz *z, const char *name, double *buf, size_t nbuf, ntk_matrix *out,
+                               ntk_error *err)
+{
+    const npz_member *m;
+    ntk_matrix t = {0};
+    ntk_status st = find_array(z, name, &m, err);
+    if (st) return st;
     if (m->is_ref) { /* the caller's array, copied */
-        ntk_status st = ntk_matrix_alloc(out, m->rows, m->cols, err);
-        if (st) return st;
-        if (m->nref) memcpy(out->data, m->ref, m->nref * sizeof *m->ref);
+        out->rows = m->rows;
+        out->cols = m->cols;
         out->ndim = m->ndim;
+        if (buf) {
+            if (m->nref == nbuf) memcpy(out->data = buf, m->ref, nbuf * sizeof *buf);
+            return NTK_OK;
+        }
+        if ((st = ntk_matrix_alloc(&t, m->rows, m->cols, err))) return st;
+        if (m->nref) memcpy(t.data, m->ref, m->nref * sizeof *m->ref);
+        t.ndim = m->ndim;
+        deliver(&t, NULL, 0, out);
         return NTK_OK;
     }
-    char label[NTK_ERRMSG_MAX];
+    if (m->lazy && m->method == 0) {
+        int done;
+        if ((st = get_stored_f8(z, m, buf, nbuf, out, &done, err)) || done) return st;
+    }
+    char label[NTK_ERRMSG_MAX], sb[SHOWN_MAX + 1];
     snprintf(label, sizeof label, "%s: member '%s'", z->label, shown(m->name, strlen(m->name), sb));
-    return ntk_npy_parse_mem(label, m->data, m->size, out, err);
+    unsigned char *bytes = m->data;
+    if (m->lazy) { /* read whole, then parsed as a member in memory */
+        zreader r = {z->fd, z->label, 0, err, &z->st};
+        bytes = malloc(m->size ? m->size : 1);
+        if (!bytes)
+            return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory for %zu bytes", label, m->size);
+        if ((st = read_member(&r, m, bytes))) {
+            free(bytes);
+            return st;
+        }
+    }
+    st = ntk_npy_parse_mem(label, bytes, m->size, &t, err);
+    if (bytes != m->data) free(bytes);
+    if (st == NTK_OK) deliver(&t, buf, nbuf, out);
+    return st;
 }
+
+static void clear_matrix(ntk_matrix *out)
+{
+    out->data = NULL;
+    out->rows = out->cols = 0;
+    out->ndim = 0;
+}
+
+ntk_status ntk_npz_get_array(const ntk_npz *z, const char *name, ntk_matrix *out, ntk_error *err)
+{
+    if (out) clear_matrix(out);
+    if (!z || !name || !out)
+        return ntk_fail(err, NTK_E_INVAL,
+                        "ntk_npz_get_array: archive, name and out must not be NULL");
+    ntk_status st = get_array_to(z, name, NULL, 0, out, err);
+    if (st) clear_matrix(out);
+    return st;
+}
+
+ntk_status ntk_npz_get_array_to(const ntk_npz *z, const char *name, double *buf, size_t n, ntk_matrix *out,
+                                ntk_error *err)
+{
+    if (out) clear_matrix(out);
+    if (!z || !name || !buf || !out)
+        return ntk_fail(err, NTK_E_INVAL, "ntk_npz_get_array_to: archive, name, buf and out must not be NULL");
+    ntk_status st = get_array_to(z, name, buf, n, out, err);
+    if (st) clear_matrix(out);
+    return st;
+}
+
+int ntk_npz_has(const ntk_npz *z, const char *member) { return z && member && find(z, member); }
 
 ntk_status ntk_npz_get_bytes(const ntk_npz *z, const char *member, char **data, size_t *n,
                              ntk_error *err)
@@ -1105,7 +1482,16 @@ ntk_status ntk_npz_get_bytes(const ntk_npz *z, const char *member, char **data, 
     if (!copy)
         return ntk_fail(err, NTK_E_NOMEM, "%s: member '%s': out of memory for %llu bytes", z->label,
                         shown(m->name, strlen(m->name), sb), (unsigned long long)total);
-    if (m->size) memcpy(copy, m->data, m->size);
+    if (m->lazy) {
+        zreader r = {z->fd, z->label, 0, err, &z->st};
+        ntk_status st = read_member(&r, m, (unsigned char *)copy);
+        if (st) {
+            free(copy);
+            return st;
+        }
+    } else if (m->size) {
+        memcpy(copy, m->data, m->size);
+    }
     for (size_t i = 0; i < m->nref; i++) { /* a reference: little-endian doubles */
         uint64_t b;
         memcpy(&b, &m->ref[i], 8);

@@ -175,11 +175,12 @@ static ntk_status read_meta(const ntk_npz *z, const char *path, ntk_param *param
 {
     char *text = NULL;
     size_t n = 0;
-    if (ntk_npz_get_bytes(z, "meta.txt", &text, &n, NULL))
+    if (!ntk_npz_has(z, "meta.txt"))
         return ntk_fail(err, NTK_E_FORMAT, "%s: no member 'meta.txt': not a parameter file of ntk_net_save", path);
     meta_t m;
-    ntk_status s = parse_meta(text, n, path, &m, err);
-    if (s) goto done;
+    ntk_status s = ntk_npz_get_bytes(z, "meta.txt", &text, &n, err); /* a damaged member says so */
+    if (s) return s;
+    if ((s = parse_meta(text, n, path, &m, err))) goto done;
     const char *f = m.val[M_FORMAT];
     size_t ver;
     if (!f) {
@@ -246,7 +247,8 @@ static void shape_str(const ntk_matrix *m, char *buf, size_t n)
     else snprintf(buf, n, "(%zu, %zu)", m->rows, m->cols);
 }
 
-/* Reads "<prefix>dense<l>.W/.b" into net's θ, checking shapes and values. */
+/* Reads "<prefix>dense<l>.W/.b" into net's θ, checking shapes and values:
+ * straight into θ (each array is a row-major block of it), no copy. */
 static ntk_status read_layers(const ntk_npz *z, const char *path, const char *prefix, ntk_net *net, ntk_error *err)
 {
     char name[96], what[NTK_ERRMSG_MAX / 2], got[64];
@@ -254,13 +256,13 @@ static ntk_status read_layers(const ntk_npz *z, const char *path, const char *pr
         const ntk_dense_info *D = &net->dense[l];
         for (int part = 0; part < 1 + D->has_bias; part++) {
             snprintf(name, sizeof name, "%sdense%zu.%c", prefix, l, part ? 'b' : 'W');
+            double *dst = net->theta + (part ? D->b_offset : D->w_offset);
             ntk_matrix m = {0};
-            ntk_status s = ntk_npz_get_array(z, name, &m, err);
+            ntk_status s = ntk_npz_get_array_to(z, name, dst, part ? D->n_out : D->n_out * D->n_in, &m, err);
             if (s) return s;
             int ok = part ? (m.ndim == 1 && m.rows == D->n_out) : (m.ndim == 2 && m.rows == D->n_out && m.cols == D->n_in);
             if (!ok) {
                 shape_str(&m, got, sizeof got);
-                ntk_matrix_free(&m);
                 if (part)
                     return ntk_fail(err, NTK_E_SHAPE,
                                     "%s: %s has shape %s, expected (%zu,): the bias of dense layer %zu (layer %zu "
@@ -273,10 +275,7 @@ static ntk_status read_layers(const ntk_npz *z, const char *path, const char *pr
                                 D->n_out, D->n_out == 1 ? "" : "s");
             }
             snprintf(what, sizeof what, "%s: %s", path, name);
-            s = ntk_check_finite(m.data, m.rows, m.cols, what, err);
-            if (!s) memcpy(net->theta + (part ? D->b_offset : D->w_offset), m.data, m.rows * m.cols * sizeof(double));
-            ntk_matrix_free(&m);
-            if (s) return s;
+            if ((s = ntk_check_finite(dst, m.rows, m.cols, what, err))) return s;
         }
     }
     return NTK_OK;
@@ -306,7 +305,10 @@ static size_t arch_params(const ntk_arch *arch, size_t d_in)
 static ntk_status check_size(const ntk_npz *z, const char *path, const ntk_arch *arch, size_t d_in, ntk_error *err)
 {
     size_t held = 0, need = arch_params(arch, d_in);
-    for (size_t i = 0; i < ntk_npz_count(z); i++) held += ntk_npz_member_size(z, i); /* all in memory: no overflow */
+    for (size_t i = 0; i < ntk_npz_count(z); i++) { /* saturating: lazy members' sizes are claims */
+        size_t b = ntk_npz_member_size(z, i);
+        held = b > SIZE_MAX - held ? SIZE_MAX : held + b;
+    }
     if (need == SIZE_MAX)
         return ntk_fail(err, NTK_E_FORMAT, "%s: the architecture on %zu inputs has too many parameters to count", path,
                         d_in);
@@ -371,10 +373,11 @@ ntk_status net_load_model(const char *path, ntk_net **net_out, ntk_linear **lin_
                      path);
         goto done;
     }
-    if (ntk_npz_get_bytes(z, "arch.txt", &spec, &n, NULL)) {
+    if (!ntk_npz_has(z, "arch.txt")) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: no member 'arch.txt' (the architecture spec)", path);
         goto done;
     }
+    if ((s = ntk_npz_get_bytes(z, "arch.txt", &spec, &n, err))) goto done;
     if (strlen(spec) != n) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: arch.txt holds a NUL byte", path);
         goto done;

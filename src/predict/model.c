@@ -903,11 +903,12 @@ static ntk_status read_meta(const ntk_npz *z, const char *path, ntk_model *m, in
 {
     char *text = NULL;
     size_t n = 0;
-    if (ntk_npz_get_bytes(z, "meta.txt", &text, &n, NULL))
+    if (!ntk_npz_has(z, "meta.txt"))
         return ntk_fail(err, NTK_E_FORMAT, "%s: no member 'meta.txt': not a model file of 'ntk fit'", path);
     char *v[K_COUNT];
-    ntk_status s = parse_meta(text, n, path, v, err);
-    if (s) goto done;
+    ntk_status s = ntk_npz_get_bytes(z, "meta.txt", &text, &n, err); /* a damaged member says so */
+    if (s) return s;
+    if ((s = parse_meta(text, n, path, v, err))) goto done;
     if (!v[K_FORMAT]) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: meta.txt has no 'format' line", path);
         goto done;
@@ -1025,10 +1026,11 @@ ntk_status ntk_model_load(const char *path, ntk_model **out, ntk_error *err)
     if ((s = read_meta(z, path, m, &eigen, &chol, &sum, &fsum, err))) goto fail;
     size_t n = 0, N = m->N, k = m->k, d = m->d;
     int want_arch = !m->given || m->arch_wanted;
-    if (want_arch && ntk_npz_get_bytes(z, "arch.txt", &spec, &n, NULL)) {
+    if (want_arch && !ntk_npz_has(z, "arch.txt")) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: no member 'arch.txt' (the architecture spec)", path);
         goto fail;
     }
+    if (want_arch && (s = ntk_npz_get_bytes(z, "arch.txt", &spec, &n, err))) goto fail;
     if (want_arch && strlen(spec) != n) {
         s = ntk_fail(err, NTK_E_FORMAT, "%s: arch.txt holds a NUL byte", path);
         goto fail;
