@@ -144,9 +144,14 @@ head -n 10 "$Y" >"$W/y10.csv"
 run "fit --limit 10" fit --arch "$A" --x "$X" --y "$Y" --limit 10 --model "$W/m10.npz" --quiet &&
     run "fit on the first 10 rows" fit --arch "$A" --x "$W/x10.csv" --y "$W/y10.csv" --model "$W/m10b.npz" --quiet &&
     same_bytes "--limit 10 = the first 10 rows" "$W/m10.npz" "$W/m10b.npz"
+# The first 3 rows of E as a file: the same 3 x N products as --limit 3, so
+# the same bits (the 7-row prediction of p_inf.csv runs other BLAS kernels
+# on other shapes: its first 3 rows agree only to rounding).
+head -n 3 "$E" >"$W/e3.csv"
 run "predict --limit 3" predict --model "$W/m.npz" --x "$E" --limit 3 --out "$W/p3.csv" --quiet &&
     check "predict --limit 3: 3 rows" "$(shape_csv "$W/p3.csv")" [ "$(shape_csv "$W/p3.csv")" = "3 2" ] &&
-    check "the 3 rows are the first 3" "$(head -3 "$W/p_inf.csv")" [ "$(cat "$W/p3.csv")" = "$(head -3 "$W/p_inf.csv")" ]
+    run "predict the first 3 rows" predict --model "$W/m.npz" --x "$W/e3.csv" --out "$W/p3b.csv" --quiet &&
+    same_bytes "predict --limit 3 = the first 3 rows" "$W/p3.csv" "$W/p3b.csv"
 
 # ------------------------------------------------------------ IDX input
 
