@@ -9,6 +9,7 @@
  * linearized model computes, so gap_kernel ≈ gap_lin checks the whole chain.
  */
 #include "core/internal.h"
+#include "core/blas.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -101,6 +102,21 @@ typedef struct {
     double *buf[8];
 } width_state;
 
+/* ntk_predictor_create on one thread: LAPACK's results depend on its
+ * thread count, and the learning rate (from λ_max) and every prediction
+ * of the experiment come from these factorizations, so on one thread the
+ * whole experiment is bitwise the same for any o.threads (ntk.h,
+ * "Threads"). Their cost is small beside training the networks at the
+ * sizes of an experiment. */
+static ntk_status predictor_1t(const double *kxx, size_t N, const double *y, size_t k, const double *f0,
+                               const ntk_predict_opts *po, ntk_predictor **out, ntk_error *err)
+{
+    int saved = ntk_threads_begin(1);
+    ntk_status s = ntk_predictor_create(kxx, N, y, k, f0, po, out, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
 static void width_state_free(width_state *s)
 {
     ntk_linear_free(s->lin);
@@ -110,9 +126,24 @@ static void width_state_free(width_state *s)
     memset(s, 0, sizeof *s);
 }
 
+static ntk_status compare_run(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
+                              const double *y, size_t k, const double *xt, size_t M, const double *yt,
+                              ntk_compare_result **out, ntk_error *err);
+
+/* opts->threads bounds every thread of the experiment. */
 ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
                        const double *y, size_t k, const double *xt, size_t M, const double *yt,
                        ntk_compare_result **out, ntk_error *err)
+{
+    int saved = ntk_threads_begin(opts ? opts->threads : 0);
+    ntk_status s = compare_run(arch, opts, x, N, d, y, k, xt, M, yt, out, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
+static ntk_status compare_run(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
+                              const double *y, size_t k, const double *xt, size_t M, const double *yt,
+                              ntk_compare_result **out, ntk_error *err)
 {
     ntk_error_clear(err);
     *out = NULL;
@@ -197,7 +228,7 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
     ntk_predict_opts po = ntk_predict_opts_default();
     po.discrete = 1;
     po.lr = 1.0; /* placeholder until λ_max is known */
-    if ((s = ntk_predictor_create(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
+    if ((s = predictor_1t(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
     ntk_predict_info info;
     ntk_predictor_info(pinf, &info);
     R->lr_max = 2 * n_norm / info.lambda_max;
@@ -205,7 +236,7 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
     ntk_predictor_free(pinf);
     pinf = NULL;
     po.lr = R->lr;
-    if ((s = ntk_predictor_create(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
+    if ((s = predictor_1t(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
     times = malloc((T + 1) * sizeof *times);
     inf_tr = malloc((T + 1) * N * k * sizeof *inf_tr);
     inf_te = malloc(ncp * M * k * sizeof *inf_te);
@@ -259,13 +290,13 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
         TRY(ntk_empirical_ntk(ws.net, x, N, NULL, 0, 0, K0tr, err));
         double dist0 = frob_rel(K0tr, Th, N * N);
         /* kernel prediction with Θ̂0 and f0: targets as an (N·k)-vector */
-        TRY(ntk_predictor_create(K0, Nk, y, 1, f0tr, &po, &ws.pk, err));
+        TRY(predictor_1t(K0, Nk, y, 1, f0tr, &po, &ws.pk, err));
         TRY(ntk_predict(ws.pk, K0t, Mk, f0te, cpt, ncp, kp, err));
         TRY(ntk_predict(ws.pk, NULL, Nk, NULL, cpt, ncp, kptr, err));
         TRY(ntk_linear_create(ws.net, &ws.lin, err));
         /* the analytic NTK's prediction from this network's own f0 */
         ntk_predictor *pn = NULL;
-        s = ntk_predictor_create(Th, N, y, k, f0tr, &po, &pn, err);
+        s = predictor_1t(Th, N, y, k, f0tr, &po, &pn, err);
         if (!s) s = ntk_predict(pn, Tht, M, f0te, cpt, ncp, np_te, err);
         ntk_predictor_free(pn);
         if (s) { free(np_te); free(ftr); free(fte); free(ltr); free(lte); goto done; }

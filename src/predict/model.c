@@ -433,7 +433,9 @@ ntk_status ntk_model_fit(const ntk_arch *arch, const ntk_model_opts *opts, const
         free(Kn);
         return s;
     }
+    int saved = ntk_threads_begin(o.threads); /* the factorization's LAPACK/BLAS threads too */
     s = ntk_model_fit_kernels(arch, &o, xs, N, d, y, k, K, Kn, t1 - t0, out, err);
+    ntk_threads_end(saved);
     free(xs);
     return s;
 }
@@ -752,8 +754,21 @@ static ntk_status check_times(const ntk_model *m, const double *times, size_t n,
     return NTK_OK;
 }
 
+static ntk_status model_predict(const ntk_model *m, const double *xt, size_t M, size_t d, const double *times,
+                                size_t n_times, double *mean, double *var, ntk_error *err);
+
+/* m->o.threads (ntk_model_set_threads) bounds every thread of the call. */
 ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, size_t d, const double *times,
                              size_t n_times, double *mean, double *var, ntk_error *err)
+{
+    int saved = ntk_threads_begin(m ? m->o.threads : 0);
+    ntk_status s = model_predict(m, xt, M, d, times, n_times, mean, var, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
+static ntk_status model_predict(const ntk_model *m, const double *xt, size_t M, size_t d, const double *times,
+                                size_t n_times, double *mean, double *var, ntk_error *err)
 {
     ntk_error_clear(err);
     if (!m || !xt || !times || !mean) return ntk_fail(err, NTK_E_INVAL, "ntk_model_predict: missing arguments");
