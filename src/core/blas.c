@@ -91,13 +91,14 @@ void ntk_dsyrk_upper(int m, int k, double alpha, const double *a, int lda, doubl
 
 double ntk_ddot(int n, const double *x, const double *y)
 {
-    if (n <= NTK_DOT_PIECE) return n > 0 ? cblas_ddot(n, x, 1, y, 1) : 0.0;
-    double s = 0;
-    for (int o = 0; o < n; o += NTK_DOT_PIECE) {
-        int m = n - o < NTK_DOT_PIECE ? n - o : NTK_DOT_PIECE;
-        s += cblas_ddot(m, x + o, 1, y + o, 1);
-    }
-    return s;
+    /* eight partial sums by index mod 8, added pairwise: an order that
+     * depends on n alone */
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += x[i + j] * y[i + j];
+    for (int j = 0; i < n; i++, j++) s[j] += x[i] * y[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
 void ntk_dtrsm_right(CBLAS_UPLO uplo, CBLAS_TRANSPOSE ta, CBLAS_DIAG diag, int m, int n, double alpha,

@@ -5,7 +5,7 @@
  * OpenBLAS partitions a product among its threads, and its kernels treat
  * partition edges differently, so the same product can differ in the last
  * bit between 1 and 2 threads (e.g. row counts not a multiple of 8); its
- * ddot above 10000 terms adds per-thread partial sums. The functions here
+ * ddot above 10000 terms adds per-thread partial sums. The products here
  * fix the partition instead: the output is cut into blocks of
  * NTK_GEMM_BLOCK rows or columns (a rule of the shapes alone), the blocks
  * are spread over OpenMP threads, and each block is one single-threaded
@@ -31,11 +31,11 @@ void ntk_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, doub
  * row-major; the strict lower triangle is left untouched. */
 void ntk_dsyrk_upper(int m, int k, double alpha, const double *a, int lda, double beta, double *c, int ldc);
 
-/* x·y over n contiguous entries, like cblas_ddot: pieces of at most
- * NTK_DOT_PIECE entries (each below OpenBLAS's 10000-entry threading
- * threshold, so one thread), added in order. n ≤ NTK_DOT_PIECE is exactly
- * cblas_ddot. */
-#define NTK_DOT_PIECE 4096
+/* x·y over n contiguous entries, in an order fixed by n alone: not by the
+ * thread count (OpenBLAS's ddot adds per-thread partial sums above 10000
+ * entries), nor by the arrays' addresses (its SSE kernels, e.g. Prescott's,
+ * sum an unaligned head apart, so the same row at two addresses could get
+ * two sums — and a point shared by X1 and X2 must get one). */
 double ntk_ddot(int n, const double *x, const double *y);
 
 /* B ← alpha·B·op(A)⁻¹, row-major B (m×n), A (n×n) triangular, like
