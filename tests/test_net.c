@@ -6,7 +6,7 @@
  *     (SplitMix64 + Box–Muller) bit for bit, and the right statistics;
  *   - parameter layout and multipliers (ntk_net_dense);
  *   - batched BLAS forward vs a plain loop forward;
- *   - ntk_net_apply bitwise independent of the thread count; clone.
+ *   - ntk_net_apply bitwise the same on 1, 2 and 3 threads; clone.
  */
 #include "testutil.h"
 
@@ -398,9 +398,15 @@ static void test_apply_threads(void **state)
     ntk_error err;
     set_threads(1);
     assert_int_equal(ntk_net_apply(net, x, n, f1, 1, &err), NTK_OK);
+    for (int t = 2; t <= 3; t++) { /* the argument, and the caller's setting (threads = 0) */
+        set_threads(t);
+        assert_int_equal(ntk_net_apply(net, x, n, f2, t, &err), NTK_OK);
+        assert_memory_equal(f1, f2, n * 4 * sizeof *f1);
+        assert_int_equal(ntk_net_apply(net, x, n, f2, 0, &err), NTK_OK);
+        assert_memory_equal(f1, f2, n * 4 * sizeof *f1);
+    }
     set_threads(2);
-    assert_int_equal(ntk_net_apply(net, x, n, f2, 2, &err), NTK_OK);
-    assert_memory_equal(f1, f2, n * 4 * sizeof *f1);
+    assert_int_equal(ntk_net_apply(net, x, n, f2, -1, &err), NTK_E_INVAL);
     /* NaN input is rejected with its place */
     x[3 * d + 4] = NAN;
     assert_int_equal(ntk_net_apply(net, x, n, f1, 0, &err), NTK_E_NUMERIC);

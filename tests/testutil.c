@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 char *tu_path(const char *rel)
 {
@@ -52,6 +56,14 @@ double tu_normal(tu_rng *r)
 void tu_fill_normal(tu_rng *r, double *a, size_t n, double scale)
 {
     for (size_t i = 0; i < n; i++) a[i] = scale * tu_normal(r);
+}
+
+void tu_set_threads(int n)
+{
+    openblas_set_num_threads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
 }
 
 double *tu_random(size_t n, uint64_t seed, double scale)

@@ -24,6 +24,9 @@ typedef struct { uint64_t s; } tu_rng;
 double tu_uniform(tu_rng *r);          /* [0,1) */
 double tu_normal(tu_rng *r);           /* N(0,1) */
 void tu_fill_normal(tu_rng *r, double *a, size_t n, double scale);
+/* The calling thread's OpenMP thread count, which OpenBLAS's OpenMP build
+ * follows too (what the CLI's --threads sets). */
+void tu_set_threads(int n);
 /* A malloc'd array of n N(0, scale²) draws from seed. */
 double *tu_random(size_t n, uint64_t seed, double scale);
 /* ntk_arch_parse, failing the test on an error. */
