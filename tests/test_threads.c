@@ -117,8 +117,8 @@ static void test_bound(void **state)
 {
     (void)state;
 #ifndef _OPENMP
-    skip();
-#endif
+    skip(); /* one thread is all there is */
+#else
     int t0 = process_threads();
     if (t0 != 1) {
         print_message("skipped: the process already runs %d threads\n", t0);
@@ -129,13 +129,16 @@ static void test_bound(void **state)
         run_every_kind(t);
         int got = process_threads();
         print_message("threads = %d: the process has %d threads\n", t, got);
-        if (got != t) fail_msg("threads = %d: %d threads ran", t, got);
+        if (got > t) fail_msg("threads = %d: %d threads ran", t, got);
+        /* and the count is used (unless OMP_DYNAMIC lets the runtime give fewer) */
+        if (got < t && !omp_get_dynamic()) fail_msg("threads = %d: only %d threads ran", t, got);
         assert_int_equal(default_threads(), 4); /* the caller's setting, restored */
     }
     run_every_kind(0);
     int got = process_threads();
     print_message("threads = 0 under an OpenMP setting of 4: %d threads\n", got);
-    if (got != 4) fail_msg("threads = 0 under an OpenMP setting of 4: %d threads ran", got);
+    if (got > 4 || (got < 4 && !omp_get_dynamic()))
+        fail_msg("threads = 0 under an OpenMP setting of 4: %d threads ran", got);
     assert_int_equal(default_threads(), 4);
     /* a negative count is refused (ntk_net_apply used to ignore its argument) */
     ntk_arch *arch = tu_parse("dense(3),relu,dense(1)");
@@ -148,6 +151,7 @@ static void test_bound(void **state)
     ntk_net_free(net);
     ntk_arch_free(arch);
     set_default_threads(2);
+#endif
 }
 
 /* ------------------------------------------------------------ 2. bitwise */
