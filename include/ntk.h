@@ -42,8 +42,8 @@
  * OpenBLAS build, every result is the same to the last bit for any thread
  * count, with one exception: the factorizations of ntk_predictor_create
  * and ntk_model_fit run LAPACK on all the call's threads (on one thread
- * they would take ~1.7x as long at N = 4000 on 2 cores, more on more
- * cores), and LAPACK's last bits depend on its thread count. Such a
+ * dsyevd took 1.6–1.7x as long at N = 4000 on an idle 2-core machine), and
+ * LAPACK's last bits depend on its thread count. Such a
  * factorization is the same bits for the same thread count, and differs
  * between thread counts by rounding only — predictions by ≲ 16·N·ε·κ
  * relative (tests/test_threads.c derives the bound); everything computed
