@@ -29,7 +29,29 @@
  * negative = error) and, when `err` is not NULL, fills err->msg with one line
  * saying what went wrong and where (file, row, column, spec position, layer).
  * The library never prints and never exits. Matrices are row-major doubles.
- * Results do not depend on the thread count.
+ *
+ * Threads. A function with a `threads` (an argument or an options field)
+ * runs at most that many threads, OpenMP's and OpenBLAS's together (libntk
+ * uses OpenBLAS's OpenMP build, whose threads are OpenMP's). threads = 0
+ * means the calling thread's OpenMP setting, omp_get_max_threads() at the
+ * time of the call (OMP_NUM_THREADS, or omp_set_num_threads; by default one
+ * per core); functions without a `threads` use that setting too. A
+ * negative count is refused (NTK_E_INVAL). The count is set for the
+ * calling thread only and restored before the function returns.
+ * Results: for the same inputs and options, on the same CPU type and
+ * OpenBLAS build, every result is the same to the last bit for any thread
+ * count, with one exception: the factorizations of ntk_predictor_create,
+ * ntk_model_fit and ntk_select_create run LAPACK on all the call's threads (on one thread
+ * dsyevd took 1.6–1.7x as long at N = 4000 on an idle 2-core machine), and
+ * LAPACK's last bits depend on its thread count. Such a
+ * factorization is the same bits for the same thread count, and differs
+ * between thread counts by rounding only — predictions by ≲ 16·N·ε·κ
+ * relative (tests/test_threads.c derives the bound); everything computed
+ * from one predictor or model afterwards is again the same bits for any
+ * thread count. Shapes are another matter: OpenBLAS picks its kernels by
+ * CPU and by shape, so results can change in the last bits with the CPU
+ * type, or when the same rows are computed in a different batch (the first
+ * rows of K(X, X) are not bitwise K(X[0:3], X)).
  */
 #ifndef NTK_H
 #define NTK_H
@@ -423,7 +445,7 @@ typedef struct {
     ntk_quad_mode quad;   /* closed forms or quadrature                   */
     int quad_degree;      /* 0 = default (32); else angular nodes per
                              piece of the quadrature, 2..96              */
-    int threads;          /* 0 = OpenMP default; else that many           */
+    int threads;          /* 0 = the caller's OpenMP setting (see Threads) */
     int diag;             /* 1: only K(x_i,x_i); outputs have N1 entries  */
     ntk_progress progress; /* stage "kernel": done/total = entries computed
                               (X2 omitted: n1(n1+1)/2, the upper triangle) */
@@ -504,8 +526,8 @@ const double *ntk_net_params_const(const ntk_net *net);
  * z_i = √(−2 ln(1 − u0))·cos(2π u1). */
 ntk_status ntk_net_init(ntk_net *net, uint64_t seed, ntk_error *err);
 
-/* Outputs f(X) for the n rows of x (n × d_in): out is n × k. threads as in
- * ntk_kernel_opts (0 = default). */
+/* Outputs f(X) for the n rows of x (n × d_in): out is n × k. threads: at
+ * most that many (0 = the caller's OpenMP setting; see Threads above). */
 ntk_status ntk_net_apply(const ntk_net *net, const double *x, size_t n, double *out, int threads,
                          ntk_error *err);
 
@@ -618,7 +640,7 @@ typedef struct {
     size_t batch;           /* 0 = full batch                                */
     double momentum;        /* μ in [0, 1)                                   */
     uint64_t seed;          /* minibatch order                               */
-    int threads;            /* 0 = default                                   */
+    int threads;            /* 0 = the caller's OpenMP setting (Threads)     */
     /* Called after step s (s = 0 before the first update, then every
      * `log_every` steps and after the last) with the full-training-set
      * loss; return non-zero to stop. May be NULL. */
@@ -694,7 +716,10 @@ typedef struct {
 typedef struct ntk_predictor ntk_predictor;
 
 /* Factorizes the training kernel kxx (N × N, symmetric: the upper triangle
- * is read) for targets y (N × k) and initial outputs f0 (N × k; NULL = 0).
+ * is read) for targets y (N × k) and initial outputs f0 (N × k; NULL = 0),
+ * on the caller's OpenMP thread count: the factorization's last bits depend
+ * on that count (Threads, at the top); ntk_predict and ntk_predict_cov on
+ * one predictor do not.
  * A kernel with an eigenvalue below −N·ε·λ_max·100 is refused as not PSD
  * (NTK_E_NUMERIC, with the eigenvalue); tinier negative ones are clipped
  * to 0 and counted. Everything is copied. */
@@ -783,11 +808,13 @@ typedef struct {
     double input_scale;        /* > 0 (default 1): every input (training and
                                   test) is multiplied by it before the kernel,
                                   e.g. 1/255 for 8-bit pixels                     */
-    int threads;               /* 0 = default; kernel threads (not saved). The
-                                  factorization runs in LAPACK on OpenBLAS's own
-                                  threads: it may change in the last bits with
-                                  their number; predictions from a given model
-                                  do not depend on any thread count             */
+    int threads;               /* threads of the fit, kernel and factorization
+                                  (0 = the caller's OpenMP setting; not saved).
+                                  The factorization is the same bits for the
+                                  same count and may differ in the last bits
+                                  between counts (Threads, at the top);
+                                  predictions from a given model do not depend
+                                  on any thread count                           */
     ntk_progress progress;     /* ntk_model_fit: stage "kernel" (entries, as
                                   ntk_kernel), then "eigendecomposition" (~4N³
                                   estimated flops) or, with inf_only, "Cholesky"
@@ -839,7 +866,8 @@ ntk_status ntk_model_load(const char *path, ntk_model **out, ntk_error *err);
 void ntk_model_free(ntk_model *m);
 void ntk_model_get_info(const ntk_model *m, ntk_model_info *info);
 const ntk_arch *ntk_model_arch(const ntk_model *m);
-/* Kernel threads for later predictions (0 = default). */
+/* Threads of later predictions (0 = the caller's OpenMP setting); the
+ * predictions are the same bits for any count. */
 void ntk_model_set_threads(ntk_model *m, int threads);
 /* Size estimates, to check before the work (SIZE_MAX on overflow):
  * the peak memory of ntk_model_fit and of ntk_model_save of its model, for
@@ -1083,7 +1111,10 @@ typedef struct {
     size_t n_checkpoints;
     uint64_t seed;
     ntk_param param;
-    int threads;
+    int threads;                /* 0 = the caller's OpenMP setting. The results
+                                   are the same bits for any count: the
+                                   factorizations (of Θ, for the learning rate
+                                   and the predictions) run on one thread      */
     ntk_progress progress;      /* stages "infinite width: kernels" (entries),
                                    "infinite width: predictions" (parts), per
                                    width "width W (i/n): kernels" (parts) and

@@ -533,8 +533,8 @@ static void test_threads(void **state)
     omp_set_num_threads(1);
     openblas_set_num_threads(1);
     run_all(net, arch, x, n, x2, n2, d, ref, sizes);
-    static const int conf[][2] = {{2, 2}, {1, 2}, {2, 1}};
-    for (int c = 0; c < 3; c++) {
+    static const int conf[][2] = {{2, 2}, {1, 2}, {2, 1}, {3, 3}};
+    for (int c = 0; c < 4; c++) {
         omp_set_num_threads(conf[c][0]);
         openblas_set_num_threads(conf[c][1]);
         run_all(net, arch, x, n, x2, n2, d, got, sizes);

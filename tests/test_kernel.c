@@ -209,7 +209,9 @@ static const char *PROP_SPECS[] = {
 };
 
 /* Exact symmetry, PSD (λ_min ≥ −1e-12·λ_max), diag mode = diagonal,
- * threads 1 vs 2 bitwise, X2 = X1 given = symmetric path. */
+ * threads 1, 2, 3 bitwise (n = 40: the quadrature path's rows go out in
+ * chunks of 8, so 5 work items; test_work_items spans the closed forms'
+ * 512 × 512 blocks), X2 = X1 given = symmetric path. */
 static void test_properties(void **state)
 {
     (void)state;
@@ -227,10 +229,11 @@ static void test_properties(void **state)
             ntk_error err;
             o.threads = 1;
             assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, K1, T1, &err), NTK_OK);
-            o.threads = 2;
-            assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, K2, T2, &err), NTK_OK);
-            assert_memory_equal(K1, K2, n * n * sizeof(double));
-            assert_memory_equal(T1, T2, n * n * sizeof(double));
+            for (o.threads = 2; o.threads <= 3; o.threads++) {
+                assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, K2, T2, &err), NTK_OK);
+                assert_memory_equal(K1, K2, n * n * sizeof(double));
+                assert_memory_equal(T1, T2, n * n * sizeof(double));
+            }
             /* only-NTK and only-NNGP calls give the same bits */
             assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, NULL, T3, &err), NTK_OK);
             assert_memory_equal(T1, T3, n * n * sizeof(double));
@@ -247,7 +250,11 @@ static void test_properties(void **state)
             assert_int_equal(ntk_kernel(arch, &o, x, n, x, n, d, K3, T3, &err), NTK_OK);
             double ek = tu_max_rel(K3, K1, n * n), et = tu_max_rel(T3, T1, n * n);
             if (!(ek <= 1e-12 && et <= 1e-12)) fail_msg("X2=X1: %.3e %.3e", ek, et);
-            /* diag mode */
+            /* diag mode: K⁰(x,x) by ddot there, by the Gram's dsyrk here
+             * (the quadrature path): sums of d = 7 positive terms, ≤ 2γ_7
+             * ≈ 1.6e-15 apart; the diagonal maps q ↦ K(x,x) of these
+             * layers have relative condition ≤ ~1.5 (1 for ReLU, K_L ∝ K_0)
+             * and add a few ulp each, so ≤ 4·1.5·1.6e-15 + 8·4u ≈ 1e-14 */
             o.diag = 1;
             assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, dk, dt, &err), NTK_OK);
             for (size_t i = 0; i < n; i++) {
@@ -267,6 +274,53 @@ static void test_properties(void **state)
             ntk_arch_free(arch);
         }
     }
+}
+
+/* Threads 1, 2 and 3 (the argument, and the caller's setting as `ntk
+ * kernel --threads` makes it) give the same bits on sizes that span several
+ * of the closed-form path's 512 × 512 work items (src/kernel/kernel.c,
+ * GB_R × GB_C): X2 omitted, n = 1100, 3 row strips, 6 items of the upper
+ * triangle; X2 given, 1100 × 600, 6 items; and the diagonal mode. */
+static void test_work_items(void **state)
+{
+    (void)state;
+    const size_t n = 1100, n2 = 600, d = 9;
+    double *x = random_x(n, d, 41, 1.0), *x2 = random_x(n2, d, 42, 1.0);
+    double *K[3], *T[3], *Kx[3], *Tx[3], *D[3];
+    for (size_t s = 0; s < 2; s++) { /* ReLU; erf and gelu */
+        ntk_arch *arch = parse(PROP_SPECS[s]);
+        for (int t = 0; t < 3; t++) {
+            ntk_kernel_opts o = ntk_kernel_opts_default();
+            o.threads = t + 1;
+            tu_set_threads(t + 1);
+            ntk_error err;
+            K[t] = malloc(n * n * sizeof(double));
+            T[t] = malloc(n * n * sizeof(double));
+            Kx[t] = malloc(n * n2 * sizeof(double));
+            Tx[t] = malloc(n * n2 * sizeof(double));
+            D[t] = malloc(n * sizeof(double));
+            assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, K[t], T[t], &err), NTK_OK);
+            assert_int_equal(ntk_kernel(arch, &o, x, n, x2, n2, d, Kx[t], Tx[t], &err), NTK_OK);
+            o.diag = 1;
+            assert_int_equal(ntk_kernel(arch, &o, x, n, NULL, 0, d, D[t], NULL, &err), NTK_OK);
+        }
+        for (int t = 1; t < 3; t++)
+            if (memcmp(K[0], K[t], n * n * sizeof(double)) || memcmp(T[0], T[t], n * n * sizeof(double)) ||
+                memcmp(Kx[0], Kx[t], n * n2 * sizeof(double)) || memcmp(Tx[0], Tx[t], n * n2 * sizeof(double)) ||
+                memcmp(D[0], D[t], n * sizeof(double)))
+                fail_msg("%s: 1 and %d threads differ", PROP_SPECS[s], t + 1);
+        for (int t = 0; t < 3; t++) {
+            free(K[t]);
+            free(T[t]);
+            free(Kx[t]);
+            free(Tx[t]);
+            free(D[t]);
+        }
+        ntk_arch_free(arch);
+    }
+    tu_set_threads(2);
+    free(x);
+    free(x2);
 }
 
 /* Numerical path vs closed forms through a whole network (ReLU family,
@@ -368,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_neural_tangents_refs_quadrature),
         cmocka_unit_test(test_numeric_network_refs),
         cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_work_items),
         cmocka_unit_test(test_network_quadrature_vs_closed),
         cmocka_unit_test(test_deep_and_degenerate),
         cmocka_unit_test(test_input_errors),

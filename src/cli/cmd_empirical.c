@@ -11,7 +11,7 @@
 #include "args.h"
 #include "cli.h"
 
-#include <cblas.h>
+#include "core/blas.h" /* products that do not depend on the thread count */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +72,12 @@ static int lin_nngp(const char *cmd, const ntk_linear *lin, const ntk_matrix *x1
         goto done;
     }
     if (!x2) { /* one triangle, mirrored: exactly symmetric */
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n1, (int)k, 1.0 / (double)k, f1, (int)k, 0.0, out,
-                    (int)n1);
+        ntk_dsyrk_upper((int)n1, (int)k, 1.0 / (double)k, f1, (int)k, 0.0, out, (int)n1);
         for (size_t i = 0; i < n1; i++)
             for (size_t j = 0; j < i; j++) out[i * n1 + j] = out[j * n1 + i];
     } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n1, (int)n2, (int)k, 1.0 / (double)k, f1, (int)k, f2,
-                    (int)k, 0.0, out, (int)n2);
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)n1, (int)n2, (int)k, 1.0 / (double)k, f1, (int)k, f2, (int)k, 0.0,
+                  out, (int)n2);
     }
     rc = 0;
 done:

@@ -101,7 +101,7 @@ int cmd_kernel(int argc, char **argv)
     if (threads_s) {
         if (cli_parse_int(cmd, "--threads", threads_s, 1, 4096, &v)) return 2;
         ko.threads = (int)v;
-        cli_set_blas_threads(ko.threads);
+        cli_set_threads(ko.threads);
     }
     if (deg_s) {
         if (cli_parse_int(cmd, "--quad-degree", deg_s, 2, 96, &v)) return 2;

@@ -16,6 +16,7 @@
  * (core/progress.c), so a cancellation stops within any of them.
  */
 #include "core/internal.h"
+#include "core/blas.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -109,6 +110,21 @@ typedef struct {
     double *buf[8];
 } width_state;
 
+/* ntk_predictor_create on one thread: LAPACK's results depend on its
+ * thread count, and the learning rate (from λ_max) and every prediction
+ * of the experiment come from these factorizations, so on one thread the
+ * whole experiment is bitwise the same for any o.threads (ntk.h,
+ * "Threads"). Their cost is small beside training the networks at the
+ * sizes of an experiment. */
+static ntk_status predictor_1t(const double *kxx, size_t N, const double *y, size_t k, const double *f0,
+                               const ntk_predict_opts *po, ntk_predictor **out, ntk_error *err)
+{
+    int saved = ntk_threads_begin(1);
+    ntk_status s = ntk_predictor_create(kxx, N, y, k, f0, po, out, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
 static void width_state_free(width_state *s)
 {
     ntk_linear_free(s->lin);
@@ -155,9 +171,24 @@ size_t ntk_compare_bytes(const ntk_arch *arch, const ntk_compare_opts *opts, siz
     return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
 }
 
+static ntk_status compare_run(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
+                              const double *y, size_t k, const double *xt, size_t M, const double *yt,
+                              ntk_compare_result **out, ntk_error *err);
+
+/* opts->threads bounds every thread of the experiment. */
 ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
                        const double *y, size_t k, const double *xt, size_t M, const double *yt,
                        ntk_compare_result **out, ntk_error *err)
+{
+    int saved = ntk_threads_begin(opts ? opts->threads : 0);
+    ntk_status s = compare_run(arch, opts, x, N, d, y, k, xt, M, yt, out, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
+static ntk_status compare_run(const ntk_arch *arch, const ntk_compare_opts *opts, const double *x, size_t N, size_t d,
+                              const double *y, size_t k, const double *xt, size_t M, const double *yt,
+                              ntk_compare_result **out, ntk_error *err)
 {
     ntk_error_clear(err);
     *out = NULL;
@@ -260,7 +291,7 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
     ntk_predict_opts po = ntk_predict_opts_default();
     po.discrete = 1;
     po.lr = 1.0; /* placeholder until λ_max is known */
-    if ((s = ntk_predictor_create(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
+    if ((s = predictor_1t(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
     ntk_predict_info info;
     ntk_predictor_info(pinf, &info);
     R->lr_max = 2 * n_norm / info.lambda_max;
@@ -269,7 +300,7 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
     pinf = NULL;
     CANCEL_IF(ntk_progress_report(prog, stage, 1, 5));
     po.lr = R->lr;
-    if ((s = ntk_predictor_create(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
+    if ((s = predictor_1t(Th, N, y, k, NULL, &po, &pinf, err))) goto done;
     CANCEL_IF(ntk_progress_report(prog, stage, 2, 5));
     times = malloc((T + 1) * sizeof *times);
     inf_tr = malloc((T + 1) * N * k * sizeof *inf_tr);
@@ -335,13 +366,13 @@ ntk_status ntk_compare(const ntk_arch *arch, const ntk_compare_opts *opts, const
         TRY(EMP(3, x, N, NULL, 0, 0, K0tr));
         double dist0 = frob_rel(K0tr, Th, N * N);
         /* kernel prediction with Θ̂0 and f0: targets as an (N·k)-vector */
-        TRY(ntk_predictor_create(K0, Nk, y, 1, f0tr, &po, &ws.pk, err));
+        TRY(predictor_1t(K0, Nk, y, 1, f0tr, &po, &ws.pk, err));
         TRY(ntk_predict(ws.pk, K0t, Mk, f0te, cpt, ncp, kp, err));
         TRY(ntk_predict(ws.pk, NULL, Nk, NULL, cpt, ncp, kptr, err));
         TRY(ntk_linear_create(ws.net, &ws.lin, err));
         /* the analytic NTK's prediction from this network's own f0 */
         ntk_predictor *pn = NULL;
-        s = ntk_predictor_create(Th, N, y, k, f0tr, &po, &pn, err);
+        s = predictor_1t(Th, N, y, k, f0tr, &po, &pn, err);
         if (!s) s = ntk_predict(pn, Tht, M, f0te, cpt, ncp, np_te, err);
         ntk_predictor_free(pn);
         if (s) { free(np_te); free(ftr); free(fte); free(ltr); free(lte); goto done; }

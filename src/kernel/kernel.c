@@ -238,7 +238,7 @@ static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *
     }
 
     if (o->diag) {
-        for (size_t i = 0; i < n1; i++) g0[i] = cblas_ddot((int)d, x1 + i * d, 1, x1 + i * d, 1) * alpha;
+        for (size_t i = 0; i < n1; i++) g0[i] = ntk_ddot((int)d, x1 + i * d, x1 + i * d) * alpha;
         diag_tiles(P, n1, g0, NULL, nngp, ntk);
         if (nngp && (s = check_output(nngp, n1, 1, "NNGP", err))) goto done;
         if (ntk && (s = check_output(ntk, n1, 1, "NTK", err))) goto done;
@@ -249,9 +249,9 @@ static ntk_status kernel_fast(const ntk_plan *P, int nt, const ntk_kernel_opts *
      * per-point variances and (below) every self-pair or identical pair
      * start from the same value, so they run the same operations on the
      * same numbers and a point with itself has ρ = 1 exactly */
-    for (size_t i = 0; i < n1; i++) g0[i] = cblas_ddot((int)d, x1 + i * d, 1, x1 + i * d, 1) * alpha;
+    for (size_t i = 0; i < n1; i++) g0[i] = ntk_ddot((int)d, x1 + i * d, x1 + i * d) * alpha;
     if (!sym)
-        for (size_t j = 0; j < n2; j++) g0[n1 + j] = cblas_ddot((int)d, x2 + j * d, 1, x2 + j * d, 1) * alpha;
+        for (size_t j = 0; j < n2; j++) g0[n1 + j] = ntk_ddot((int)d, x2 + j * d, x2 + j * d) * alpha;
     diag_tiles(P, n1, g0, q1, NULL, NULL);
     if (!sym) diag_tiles(P, n2, g0 + n1, q2, NULL, NULL);
 
@@ -406,7 +406,7 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
     if (o.diag) {
         double scale = 1.0 / (double)d;
         for (size_t i = 0; i < n1; i++) {
-            double q = cblas_ddot((int)d, x1 + i * d, 1, x1 + i * d, 1) * scale;
+            double q = ntk_ddot((int)d, x1 + i * d, x1 + i * d) * scale;
             double K, Th;
             run_diag(&P, q, q1 + i * na, 1, &K, &Th);
             if (nngp) nngp[i] = K;
@@ -432,8 +432,8 @@ static ntk_status kernel_run(const ntk_arch *arch, const ntk_kernel_opts *opts, 
             s = ntk_fail(err, NTK_E_NOMEM, "out of memory");
             goto done;
         }
-        for (size_t i = 0; i < n1; i++) g0[i] = cblas_ddot((int)d, x1 + i * d, 1, x1 + i * d, 1) * alpha;
-        for (size_t j = 0; j < n2; j++) g0[n1 + j] = cblas_ddot((int)d, x2 + j * d, 1, x2 + j * d, 1) * alpha;
+        for (size_t i = 0; i < n1; i++) g0[i] = ntk_ddot((int)d, x1 + i * d, x1 + i * d) * alpha;
+        for (size_t j = 0; j < n2; j++) g0[n1 + j] = ntk_ddot((int)d, x2 + j * d, x2 + j * d) * alpha;
     }
 
     /* variances per point */
@@ -490,11 +490,17 @@ done:
 ntk_status ntk_kernel(const ntk_arch *arch, const ntk_kernel_opts *opts, const double *x1, size_t n1,
                       const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
 {
-    return kernel_run(arch, opts, x1, n1, x2, n2, d, nngp, ntk, err, 1);
+    int saved = ntk_threads_begin(opts ? opts->threads : 0); /* opts->threads bounds every thread of the call */
+    ntk_status s = kernel_run(arch, opts, x1, n1, x2, n2, d, nngp, ntk, err, 1);
+    ntk_threads_end(saved);
+    return s;
 }
 
 ntk_status ntk_kernel_ref(const ntk_arch *arch, const ntk_kernel_opts *opts, const double *x1, size_t n1,
                           const double *x2, size_t n2, size_t d, double *nngp, double *ntk, ntk_error *err)
 {
-    return kernel_run(arch, opts, x1, n1, x2, n2, d, nngp, ntk, err, 0);
+    int saved = ntk_threads_begin(opts ? opts->threads : 0);
+    ntk_status s = kernel_run(arch, opts, x1, n1, x2, n2, d, nngp, ntk, err, 0);
+    ntk_threads_end(saved);
+    return s;
 }

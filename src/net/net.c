@@ -269,20 +269,24 @@ ntk_status ntk_net_forward(const ntk_net *net, ntk_net_work *w, const double *x,
     return NTK_OK;
 }
 
+/* Chunks of 4096 rows (a rule of n alone, so the thread count changes
+ * nothing), each forwarded with `threads` threads (ntk.h, "Threads"). */
 ntk_status ntk_net_apply(const ntk_net *net, const double *x, size_t n, double *out, int threads, ntk_error *err)
 {
     ntk_error_clear(err);
-    (void)threads;
+    if (threads < 0) return ntk_fail(err, NTK_E_INVAL, "threads must be >= 0, got %d", threads);
     if (n == 0) return ntk_fail(err, NTK_E_SHAPE, "no rows to apply the network to");
     ntk_status s = ntk_check_finite(x, n, net->d_in, "X", err);
     if (s) return s;
     size_t chunk = n < 4096 ? n : 4096;
     ntk_net_work *w;
     if ((s = ntk_net_work_create(net, chunk, &w, err))) return s;
+    int saved = ntk_threads_begin(threads);
     for (size_t r = 0; r < n && !s; r += chunk) {
         size_t m = n - r < chunk ? n - r : chunk;
         s = ntk_net_forward(net, w, x + r * net->d_in, m, out + r * net->k, err);
     }
+    ntk_threads_end(saved);
     ntk_net_work_free(w);
     return s;
 }

@@ -22,15 +22,14 @@
  * before the first and after every update (after its loss is logged); a
  * cancellation stops before the next update (θ keeps the updates made).
  *
- * Everything is allocated before the first step. This file adds no
- * dependence on the thread count: its parallel loops are elementwise and
- * the loss sums serial. (The dgemms are another matter: OpenBLAS 0.3.21's
- * threaded dgemm gives bitwise the same result for 1 and 2 threads only
- * for some shapes — row counts that are multiples of 8, inner dimensions
- * outside (256, 512) — see tests/test_train.c, test_threads.)
+ * Everything is allocated before the first step. Nothing here depends on
+ * the thread count: the parallel loops are elementwise, the loss sums
+ * serial, and the products are ntk_dgemm's (core/blas.h). o.threads bounds
+ * every thread of the run (ntk_threads_begin).
  */
 #include "core/internal.h"
 #include "net/linear_internal.h"
+#include "core/blas.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -368,7 +367,9 @@ ntk_status ntk_train(ntk_net *net, const ntk_train_opts *opts, const double *x, 
         return s;
     }
     train_model M = {&nm, net->d_in, net->k, net->n_params, net->theta, net_fwd, net_bwd};
+    int saved = ntk_threads_begin(o.threads);
     s = train_loop(&M, &o, x, y, n, B, &b, final_loss, err);
+    ntk_threads_end(saved);
     bufs_free(&b);
     ntk_net_work_free(nm.w);
     return s;
@@ -392,7 +393,9 @@ ntk_status ntk_train_linear(ntk_linear *lin, const ntk_train_opts *opts, const d
         return s;
     }
     train_model M = {&lm, net->d_in, net->k, net->n_params, lin->theta, lin_fwd, lin_bwd};
+    int saved = ntk_threads_begin(o.threads);
     s = train_loop(&M, &o, x, y, n, B, &b, final_loss, err);
+    ntk_threads_end(saved);
     bufs_free(&b);
     lin_work_free(lm.w);
     return s;

@@ -381,11 +381,26 @@ static void meta_name(char *dst, size_t n, const char *src)
     if (!len) snprintf(dst, n, "-");
 }
 
+static ntk_status fit_factor(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
+                             const double *y, size_t k, double *kxx, double *nngp_xx, double kernel_seconds,
+                             const given_info *g, ntk_model **out, ntk_error *err);
+
 /* The body of ntk_model_fit_kernels; g describes a given kernel (then arch
- * may be NULL). */
+ * may be NULL). opts->threads bounds every thread of the factorization
+ * (LAPACK/BLAS included). */
 static ntk_status fit_core(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
                            const double *y, size_t k, double *kxx, double *nngp_xx, double kernel_seconds,
                            const given_info *g, ntk_model **out, ntk_error *err)
+{
+    int saved = ntk_threads_begin(opts ? opts->threads : 0);
+    ntk_status s = fit_factor(arch, opts, x, N, d, y, k, kxx, nngp_xx, kernel_seconds, g, out, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
+static ntk_status fit_factor(const ntk_arch *arch, const ntk_model_opts *opts, const double *x, size_t N, size_t d,
+                             const double *y, size_t k, double *kxx, double *nngp_xx, double kernel_seconds,
+                             const given_info *g, ntk_model **out, ntk_error *err)
 {
     ntk_error_clear(err);
     *out = NULL;
@@ -1205,7 +1220,22 @@ ntk_status ntk_model_predict(const ntk_model *m, const double *xt, size_t M, siz
     return ntk_model_predict_with(m, NULL, xt, M, d, times, n_times, mean, var, err);
 }
 
+static ntk_status model_predict_with(const ntk_model *m, const ntk_model_predict_opts *opts, const double *xt,
+                                  size_t M, size_t d, const double *times, size_t n_times, double *mean,
+                                  double *var, ntk_error *err);
+
+/* m->o.threads (ntk_model_set_threads) bounds every thread of the call. */
 ntk_status ntk_model_predict_with(const ntk_model *m, const ntk_model_predict_opts *opts, const double *xt,
+                                  size_t M, size_t d, const double *times, size_t n_times, double *mean,
+                                  double *var, ntk_error *err)
+{
+    int saved = ntk_threads_begin(m ? m->o.threads : 0);
+    ntk_status s = model_predict_with(m, opts, xt, M, d, times, n_times, mean, var, err);
+    ntk_threads_end(saved);
+    return s;
+}
+
+static ntk_status model_predict_with(const ntk_model *m, const ntk_model_predict_opts *opts, const double *xt,
                                   size_t M, size_t d, const double *times, size_t n_times, double *mean,
                                   double *var, ntk_error *err)
 {

@@ -16,6 +16,10 @@
  * The training points are predicted as test points with Θ(X,X) = Θ_reg − ρ·I
  * (ρ the absolute ridge), i.e. V·diag((λ − ρ)·g_t)·c: the function the
  * kernel machine defines, which is y at t = ∞ when there is no ridge.
+ * The factorization is LAPACK's on OpenBLAS's threads (its last bits
+ * depend on their number); everything after it — c, the predictions, the
+ * covariances — is ntk_dgemm / ntk_dtrsm_right (core/blas.h), the same
+ * bits for any thread count.
  */
 #include "core/internal.h"
 #include "core/blas.h"
@@ -283,7 +287,7 @@ ntk_status ntk_predictor_create(const double *kxx, size_t N, const double *y, si
     p->ridge_abs = F.ridge_abs;
     p->info = F.info;
     /* c = Vᵀ r */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, r, (int)k, 0.0,
+    ntk_dgemm(CblasTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, r, (int)k, 0.0,
                 p->c, (int)k);
     p->r = r;
     *out = p;
@@ -352,7 +356,7 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
         return ntk_fail(err, NTK_E_NOMEM, "out of memory for the predictions of %zu points", M);
     }
     if (A)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V,
+        ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V,
                     (int)N, 0.0, A, (int)N);
     const double *base = kxt ? f0t : p->f0;
     for (size_t ti = 0; ti < n_times; ti++) {
@@ -361,7 +365,7 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
         for (size_t i = 0; i < M * k; i++) o[i] = base ? base[i] : 0.0;
         if (isinf(t)) {
             if (kxt) {
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt, (int)N,
+                ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt, (int)N,
                             p->alpha, (int)k, 1.0, o, (int)k);
             } else {
                 /* Θ·α = (Θ_reg − ρI)·α = r − ρ·α */
@@ -375,15 +379,15 @@ ntk_status ntk_predict(const ntk_predictor *p, const double *kxt, size_t M, cons
             for (size_t a = 0; a < k; a++) W[j * k + a] = g * p->c[j * k + a];
         }
         if (A) {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, A, (int)N, W, (int)k,
+            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, A, (int)N, W, (int)k,
                         1.0, o, (int)k);
         } else if (kxt) {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, W,
+            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, W,
                         (int)k, 0.0, u, (int)k);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt, (int)N, u,
+            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)M, (int)k, (int)N, 1.0, kxt, (int)N, u,
                         (int)k, 1.0, o, (int)k);
         } else {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, W,
+            ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)N, 1.0, p->V, (int)N, W,
                         (int)k, 1.0, o, (int)k);
         }
     }
@@ -422,20 +426,20 @@ ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, 
         /* T = kxt·Θ_reg⁻¹ by the Cholesky factor, T·UᵀU = kxt: two
          * triangular solves from the right */
         memcpy(T, kxt, M * N * sizeof *T);
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)M, (int)N, 1.0, p->chol,
+        ntk_dtrsm_right(CblasUpper, CblasNoTrans, CblasNonUnit, (int)M, (int)N, 1.0, p->chol,
                     (int)N, T, (int)N);
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, (int)M, (int)N, 1.0, p->chol,
+        ntk_dtrsm_right(CblasUpper, CblasTrans, CblasNonUnit, (int)M, (int)N, 1.0, p->chol,
                     (int)N, T, (int)N);
     } else {
         /* T = (kxt·V)·diag(g)·Vᵀ, g = 1/λ at t = ∞ when Θ_reg was certain
          * to be positive definite (no Cholesky factor then) */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V, (int)N,
+        ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, kxt, (int)N, p->V, (int)N,
                     0.0, B, (int)N);
         for (size_t j = 0; j < N; j++) {
             double g = isinf(t) ? 1.0 / p->lam[j] : gfun(p, p->lam[j], t);
             for (size_t i = 0; i < M; i++) B[i * N + j] *= g;
         }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)N, 1.0, B, (int)N, p->V, (int)N, 0.0,
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)M, (int)N, (int)N, 1.0, B, (int)N, p->V, (int)N, 0.0,
                     T, (int)N);
     }
     /* K(X,X) regularized like the predictor's kernel: the same ridge,
@@ -445,7 +449,7 @@ ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, 
     double addK = p->o.ridge_mode == NTK_RIDGE_RELATIVE ? p->o.ridge * trK / (double)N : p->o.ridge;
     sym_copy(Kr, nngp_xx, N, addK);
     /* B = T·K_reg */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, T, (int)N, Kr, (int)N, 0.0, B,
+    ntk_dgemm(CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)N, 1.0, T, (int)N, Kr, (int)N, 0.0, B,
                 (int)N);
     if (diag_only) {
         for (size_t i = 0; i < M; i++) {
@@ -459,11 +463,11 @@ ntk_status ntk_predict_cov(const ntk_predictor *p, const double *kxt, size_t M, 
     } else {
         for (size_t i = 0; i < M * M; i++) cov[i] = nngp_tt[i];
         /* cov −= T·K(X,x*) + K(x*,X)·Tᵀ; cov += B·Tᵀ */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, -1.0, T, (int)N, nngp_xt, (int)N,
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, -1.0, T, (int)N, nngp_xt, (int)N,
                     1.0, cov, (int)M);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, -1.0, nngp_xt, (int)N, T, (int)N,
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, -1.0, nngp_xt, (int)N, T, (int)N,
                     1.0, cov, (int)M);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, 1.0, B, (int)N, T, (int)N, 1.0,
+        ntk_dgemm(CblasNoTrans, CblasTrans, (int)M, (int)M, (int)N, 1.0, B, (int)N, T, (int)N, 1.0,
                     cov, (int)M);
     }
 done:
