@@ -252,6 +252,10 @@ static void test_unknown_format(void **state)
     assert_int_equal(ntk_io_read(".npy", NULL, &m, &err), NTK_E_INVAL);
     assert_int_equal(ntk_io_read("x.npy.gz", NULL, &m, &err), NTK_E_INVAL);
     assert_has(err.msg, "x.npy.gz: unknown file format");
+    /* a control character in a path (an escape sequence would act on the
+     * user's terminal) is shown as \xNN by every message: one line */
+    assert_int_equal(ntk_io_read("a\x1b[2J\nb.txt", NULL, &m, &err), NTK_E_INVAL);
+    assert_string_equal(err.msg, "a\\x1b[2J\\x0ab.txt: unknown file format (use .npy or .csv)");
 }
 
 static void test_extension_case(void **state)

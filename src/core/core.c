@@ -33,13 +33,49 @@ const char *ntk_status_string(ntk_status s)
     return "unknown status";
 }
 
+const char *ntk_shown(const char *s, size_t n, size_t max, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            buf[k++] = '\\';
+            buf[k++] = 'x';
+            buf[k++] = hex[c >> 4];
+            buf[k++] = hex[c & 15];
+        } else {
+            buf[k++] = (char)c;
+        }
+    }
+    if (n > max) {
+        memcpy(buf + k, "...", 3);
+        k += 3;
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+/* Formatted into a buffer of its own first: an argument may be err->msg
+ * itself (a message prefixed with more context). Then every control
+ * character (from a path, an argument, a file) is shown as \xNN: a
+ * message is one printable line. */
 ntk_status ntk_fail(ntk_error *err, ntk_status s, const char *fmt, ...)
 {
     if (err) {
+        char raw[NTK_ERRMSG_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        int n = vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        size_t len = n < 0 ? 0 : (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1;
+        /* at most (NTK_ERRMSG_MAX - 4) / 4 bytes escape whole into msg */
+        char shown[4 * NTK_ERRMSG_MAX + 4];
+        ntk_shown(raw, len, len, shown);
+        size_t m = strlen(shown);
+        if (m >= sizeof err->msg) m = sizeof err->msg - 1;
+        memcpy(err->msg, shown, m);
+        err->msg[m] = '\0';
         err->status = s;
     }
     return s;

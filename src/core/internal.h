@@ -17,6 +17,12 @@
 /* Fills err (if not NULL) with status s and the formatted message; returns s. */
 ntk_status ntk_fail(ntk_error *err, ntk_status s, const char *fmt, ...) NTK_PRINTF(3, 4);
 
+/* Text from a file as a message shows it: at most max bytes of s[0..n),
+ * control characters as \xNN (a message stays one printable line), "..."
+ * when cut. buf holds 4*max + 4 bytes; returns buf. (ntk_fail escapes
+ * control characters in every message too; this also bounds the length.) */
+const char *ntk_shown(const char *s, size_t n, size_t max, char *buf);
+
 /* Clears err to NTK_OK and an empty message. */
 void ntk_error_clear(ntk_error *err);
 

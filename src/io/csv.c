@@ -146,7 +146,7 @@ static ntk_status not_a_number(const char *path, size_t row, size_t col, const c
         return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: empty field%s", path, row, col, because);
     char sb[4 * 40 + 4];
     return ntk_fail(err, NTK_E_FORMAT, "%s: row %zu, column %zu: '%s' is not a number%s", path, row, col,
-                    ntk_io_shown(s, strlen(s), 40, sb), because);
+                    ntk_shown(s, strlen(s), 40, sb), because);
 }
 
 /* Decides whether the first row (split in fl) is a header; *why gets the
@@ -173,7 +173,7 @@ static void header_text(const field_list *fl, char *buf, size_t n)
     buf[0] = '\0';
     for (size_t j = 0; j < fl->n; j++) {
         char sb[4 * 40 + 4]; /* control characters shown as \xNN: the note stays one line */
-        const char *v = ntk_io_shown(fl->v[j], strlen(fl->v[j]), 40, sb);
+        const char *v = ntk_shown(fl->v[j], strlen(fl->v[j]), 40, sb);
         size_t len = strlen(v);
         if (k + len + (j ? 1 : 0) + 4 >= n) {
             snprintf(buf + k, n - k, "%s...", j ? "," : "");

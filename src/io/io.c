@@ -31,29 +31,6 @@ ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int 
                     errnum ? strerror(errnum) : "unknown error");
 }
 
-const char *ntk_io_shown(const char *s, size_t n, size_t max, char *buf)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
-            buf[k++] = '\\';
-            buf[k++] = 'x';
-            buf[k++] = hex[c >> 4];
-            buf[k++] = hex[c & 15];
-        } else {
-            buf[k++] = (char)c;
-        }
-    }
-    if (n > max) {
-        memcpy(buf + k, "...", 3);
-        k += 3;
-    }
-    buf[k] = '\0';
-    return buf;
-}
-
 typedef enum { FMT_UNKNOWN, FMT_NPY, FMT_CSV, FMT_IDX } io_format;
 
 static int ascii_ieq(const char *a, const char *b)

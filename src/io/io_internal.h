@@ -116,10 +116,6 @@ ntk_status ntk_outputs_path(ntk_outputs *o, const char *path, char *wpath, size_
 void ntk_outputs_fail(ntk_outputs *o);
 void ntk_outputs_named_only(ntk_outputs *o);
 
-/* Text from a file as a message shows it: at most max bytes of s[0..n),
- * control characters as \xNN (a message stays one printable line), "..."
- * when cut. buf holds 4*max + 4 bytes; returns buf. */
-const char *ntk_io_shown(const char *s, size_t n, size_t max, char *buf);
 
 /* The message for a failed read/write on a stream, with strerror(errno). */
 ntk_status ntk_io_errno(ntk_error *err, const char *path, const char *what, int errnum);

@@ -192,7 +192,7 @@ static ntk_status parse_header(const char *s, size_t n, const char *path, npy_he
             char sb[4 * sizeof hd->descr];
             if (dlen >= sizeof hd->descr)
                 return ntk_fail(err, NTK_E_FORMAT, "%s: unsupported dtype '%s'", path,
-                                ntk_io_shown(hd->descr, dlen, sizeof hd->descr - 1, sb));
+                                ntk_shown(hd->descr, dlen, sizeof hd->descr - 1, sb));
         } else if (klen == 13 && !strcmp(key, "fortran_order")) {
             seen = &seen_fortran;
             if (hword(&h, "True"))
@@ -207,7 +207,7 @@ static ntk_status parse_header(const char *s, size_t n, const char *path, npy_he
         } else {
             char sb[4 * sizeof key];
             return ntk_fail(err, NTK_E_FORMAT, "%s: bad .npy header: unexpected key '%s'", path,
-                            ntk_io_shown(key, klen, sizeof key - 1, sb));
+                            ntk_shown(key, klen, sizeof key - 1, sb));
         }
         if (*seen)
             return ntk_fail(err, NTK_E_FORMAT, "%s: bad .npy header: duplicate key '%s'", path, key);
@@ -453,7 +453,7 @@ static ntk_status npy_read_src(npy_src *src, const char *path, size_t first, siz
     if (parse_dtype(hd.descr, &t))
         return ntk_fail(err, NTK_E_FORMAT,
                         "%s: unsupported dtype '%s' (need float32, float64 or an integer type)",
-                        path, ntk_io_shown(hd.descr, strlen(hd.descr), sizeof hd.descr - 1, sb));
+                        path, ntk_shown(hd.descr, strlen(hd.descr), sizeof hd.descr - 1, sb));
     char shape[128];
     format_shape(&hd, shape, sizeof shape);
     if (hd.ndim == 0)

@@ -344,7 +344,7 @@ static ntk_status check_members(const ntk_npz *z, const char *path, const ntk_ne
         if (!ok)
             return ntk_fail(err, NTK_E_FORMAT,
                             "%s: unexpected member '%s' (the architecture has %zu dense layer%s, dense0 to dense%zu%s)",
-                            path, ntk_io_shown(nm, strlen(nm), 100, sb), net->n_dense, net->n_dense == 1 ? "" : "s",
+                            path, ntk_shown(nm, strlen(nm), 100, sb), net->n_dense, net->n_dense == 1 ? "" : "s",
                             net->n_dense - 1, linearized ? "" : "; the file is not a linearized model");
     }
     return NTK_OK;
