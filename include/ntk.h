@@ -382,6 +382,12 @@ size_t ntk_arch_format(const ntk_arch *arch, char *buf, size_t n);
 /* A copy in which every dense layer but the last has the given width (the
  * hidden widths of a width sweep; the output width k is kept). */
 ntk_status ntk_arch_set_hidden_width(const ntk_arch *arch, size_t width, ntk_arch **out, ntk_error *err);
+/* A copy in which every dense layer (the readout too) has the given w_std
+ * and b_std, both finite and >= 0; b_std = 0 means no bias (the spec
+ * written by ntk_arch_format then has no b_std, as one that omits it). NaN
+ * keeps each layer's own value (w_std; or bias and b_std). NTK_E_INVAL for
+ * a bad value. E.g. the grid of `ntk tune --w-std --b-std`. */
+ntk_status ntk_arch_set_std(const ntk_arch *arch, double w_std, double b_std, ntk_arch **out, ntk_error *err);
 
 /* ---------------------------------------------------------------- kernels */
 
