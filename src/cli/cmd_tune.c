@@ -575,8 +575,8 @@ static int run_load(const char *cmd, tune_run *u)
     T->labels = A->labels;
     T->cv = u->so.folds >= 2;
     T->crit = u->crit;
-    if (cli_read_data(cmd, "--x", A->x, NULL, &u->rows, 1.0, &u->x) ||
-        cli_read_data(cmd, "--y", A->y, NULL, &u->rows, 1.0, &u->y))
+    if (cli_read_data(cmd, "--x", A->x, NULL, &u->rows, 1.0, A->quiet, &u->x) ||
+        cli_read_data(cmd, "--y", A->y, NULL, &u->rows, 1.0, A->quiet, &u->y))
         return 1;
     if (u->y.rows != u->x.rows) {
         char after[96] = "";
