@@ -1033,6 +1033,12 @@ void ntk_select_info(const ntk_select *s, ntk_predict_info *info);
 ntk_status ntk_select_eval(const ntk_select *s, const double *ridges, size_t n, const ntk_select_opts *opts,
                            ntk_select_result *res, double *loo_resid, double *cv_resid, ntk_error *err);
 
+/* The peak memory of ntk_select_create followed by ntk_select_eval of
+ * n_ridges ridges with opts (NULL = defaults), besides the caller's kernel,
+ * targets, results and residuals: about 3·N²·8 bytes (the eigenvectors and
+ * dsyevd's 2·N² workspace) for large N. SIZE_MAX on overflow. */
+size_t ntk_select_bytes(size_t N, size_t k, size_t n_ridges, const ntk_select_opts *opts);
+
 /* The shuffled folds of ntk_select_opts: a Fisher–Yates permutation of
  * 0 .. N−1 (for i = N−1 down to 1, swap positions i and ⌊u·(i+1)/2^64⌋,
  * u the next output of SplitMix64 seeded with `seed`: the same on every
