@@ -696,8 +696,12 @@ static int reset_peak(void)
 static void test_bytes(void **state)
 {
     (void)state;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) /* gcc; clang below */
     skip(); /* ASan's allocator and quarantine: resident memory means nothing here */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    skip();
+#endif
 #endif
     if (proc_kb("VmHWM:") < 0 || reset_peak()) {
         print_message("no /proc/self/status or clear_refs: the measurement is skipped\n");
