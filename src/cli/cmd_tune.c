@@ -858,9 +858,9 @@ static int write_plot(const char *cmd, const tune_run *u, ntk_outputs *o)
 
 /* The chosen model is fitted first (nothing is written if that fails or
  * is interrupted); then the model, the CSV and the plot are staged in one
- * output set, which is committed only when all are written and no signal
- * came: all the files of the run appear, or none. Then stdout. 0 or the
- * exit status. */
+ * output set, committed only when all are written: all the files of the
+ * run appear, or none. A signal once the writing has begun lets it finish,
+ * as in every command. Then stdout. 0 or the exit status. */
 static int run_outputs(const char *cmd, tune_run *u)
 {
     const tune_args *A = &u->A;
@@ -896,10 +896,6 @@ static int run_outputs(const char *cmd, tune_run *u)
         goto done;
     }
     if (A->plot && write_plot(cmd, u, o)) goto done;
-    if (cli_interrupted()) { /* a signal while the files were written: none of them */
-        rc = cli_run_error(&u->pr, NTK_E_CANCELED, "interrupted");
-        goto done;
-    }
     if (ntk_outputs_commit(o, &err)) {
         cli_error(cmd, "%s", err.msg);
         goto done;
