@@ -227,6 +227,7 @@ typedef struct {
     size_t done, total; /* grid points finished, of                      */
     double t0, t_point; /* start of the sweep, of this point             */
     char best[160];     /* "best MSE 0.0123 at w_std 1.5, ridge 0.001"  */
+    size_t best_i;      /* its entry in the table (SIZE_MAX: none yet)  */
 } tune_progress;
 
 static const char *stage_name(const char *stage)
@@ -655,14 +656,15 @@ static ntk_status pair_arch(const tune_run *u, size_t p, ntk_arch **out, ntk_err
     return ntk_arch_set_std(u->arch, T->w->v[p / T->b->n], T->b->v[p % T->b->n], out, err);
 }
 
-/* The progress note's "best MSE 0.0123 at w_std 1.5, ridge 0.001" over
- * the first n_points grid points. */
-static void note_best(tune_run *u, size_t n_points)
+/* After grid point p: the progress note's "best MSE 0.0123 at w_std 1.5,
+ * ridge 0.001", kept unless p has a smaller objective (the first on ties,
+ * as the final choice). */
+static void note_best(tune_run *u, size_t p)
 {
     const tune_table *T = &u->T;
-    size_t R = u->R, i = argmin_objective(T, 0, n_points * R);
-    u->tp.best[0] = '\0';
-    if (i == n_points * R) return;
+    size_t R = u->R, i = argmin_objective(T, p * R, R);
+    if (i == (p + 1) * R || (u->tp.best_i != SIZE_MAX && !(objective(T, i) < objective(T, u->tp.best_i)))) return;
+    u->tp.best_i = i;
     char what[96];
     pair_name(T, i / R, what, sizeof what);
     int mse = u->crit == CRIT_LOO || u->crit == CRIT_CV;
@@ -703,7 +705,7 @@ static int sweep_point(tune_run *u, sweep_bufs *b, size_t p)
         T->cv_acc[p * R + q] = T->cv ? accuracy(b->cv_e + q * N * k, u->Y, u->y.data, N, k) : NAN;
     }
     u->tp.done = p + 1;
-    note_best(u, p + 1);
+    note_best(u, p);
     return 0;
 }
 
@@ -737,7 +739,7 @@ static int run_sweep(const char *cmd, tune_run *u)
     }
     cli_progress_init(&u->pr, cmd, u->A.quiet);
     u->t_start = cli_now();
-    u->tp = (tune_progress){&u->pr, cli_progress_cb(&u->pr), "", 0, u->P, u->t_start, u->t_start, ""};
+    u->tp = (tune_progress){&u->pr, cli_progress_cb(&u->pr), "", 0, u->P, u->t_start, u->t_start, "", SIZE_MAX};
     const ntk_progress cb = {tune_report, &u->tp};
     u->so.progress = cb;
     b.ko = ntk_kernel_opts_default();
