@@ -432,6 +432,12 @@ size_t ntk_arch_format(const ntk_arch *arch, char *buf, size_t n);
 /* A copy in which every dense layer but the last has the given width (the
  * hidden widths of a width sweep; the output width k is kept). */
 ntk_status ntk_arch_set_hidden_width(const ntk_arch *arch, size_t width, ntk_arch **out, ntk_error *err);
+/* A copy in which every dense layer (the readout too) has the given w_std
+ * and b_std, both finite and >= 0; b_std = 0 means no bias (the spec
+ * written by ntk_arch_format then has no b_std, as one that omits it). NaN
+ * keeps each layer's own value (w_std; or bias and b_std). NTK_E_INVAL for
+ * a bad value. E.g. the grid of `ntk tune --w-std --b-std`. */
+ntk_status ntk_arch_set_std(const ntk_arch *arch, double w_std, double b_std, ntk_arch **out, ntk_error *err);
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -1082,6 +1088,12 @@ void ntk_select_info(const ntk_select *s, ntk_predict_info *info);
  * NTK_E_CANCELED when the progress callback asks to stop. */
 ntk_status ntk_select_eval(const ntk_select *s, const double *ridges, size_t n, const ntk_select_opts *opts,
                            ntk_select_result *res, double *loo_resid, double *cv_resid, ntk_error *err);
+
+/* The peak memory of ntk_select_create followed by ntk_select_eval of
+ * n_ridges ridges with opts (NULL = defaults), besides the caller's kernel,
+ * targets, results and residuals: about 3·N²·8 bytes (the eigenvectors and
+ * dsyevd's 2·N² workspace) for large N. SIZE_MAX on overflow. */
+size_t ntk_select_bytes(size_t N, size_t k, size_t n_ridges, const ntk_select_opts *opts);
 
 /* The shuffled folds of ntk_select_opts: a Fisher–Yates permutation of
  * 0 .. N−1 (for i = N−1 down to 1, swap positions i and ⌊u·(i+1)/2^64⌋,

@@ -17,7 +17,8 @@
  *      flag exactly err_est = κ₂(G)·N·ε > max_err;
  *   5. the folds (sizes, a permutation of the points, seeded), progress
  *      and cancellation, argument errors; CV's fold blocks summed over
- *      several column blocks.
+ *      several column blocks;
+ *   6. ntk_select_bytes against the peak resident memory the calls add.
  *
  * Tolerances (ε = DBL_EPSILON, κ = κ₂(G) from an independent dsyev of G).
  * Both sides are backward stable: the eigendecomposition is exact for
@@ -42,8 +43,10 @@
 
 #include "predict/predict_internal.h"
 
+#include <cblas.h>
 #include <float.h>
 #include <lapacke.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -653,6 +656,98 @@ static void test_errors(void **state)
     free(K);
 }
 
+/* ------------------------------------------------------------ the memory estimate */
+
+/* Resident bytes of this process ("VmRSS:" / "VmHWM:" of
+ * /proc/self/status), or -1. */
+static double proc_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double v = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, strlen(key))) v = atof(line + strlen(key)) * 1024.0;
+    fclose(f);
+    return v;
+}
+
+/* Resets VmHWM to the current VmRSS (Linux ≥ 4.0); 0 on success. */
+static int reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int bad = fputs("5", f) < 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+/* The peak resident memory that ntk_select_create + ntk_select_eval add,
+ * measured (VmHWM after − VmRSS before), against ntk_select_bytes. The
+ * run is repeated after a warm-up of the same size, with one BLAS thread,
+ * so that OpenBLAS's own buffers (per thread, allocated and touched on
+ * first use: not the call's memory) are resident before; blocks above
+ * 128 KiB are always mmap'ed (no reuse of freed heap pages, which would
+ * hide memory). Resident memory counts touched pages, so it is at most the
+ * estimate (1 MiB allows for allocator and page rounding), and at least
+ * 0.8 of it (dsyevd touches its workspace): an estimate missing or adding
+ * an N × N array (3N² vs 2N² or 4N²) fails one side. Case 1: the
+ * eigendecomposition is the peak; case 2 (many ridges, few points): the
+ * leave-one-out chunk is. */
+static void test_bytes(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) /* gcc; clang below */
+    skip(); /* ASan's allocator and quarantine: resident memory means nothing here */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    skip();
+#endif
+#endif
+    if (proc_kb("VmHWM:") < 0 || reset_peak()) {
+        print_message("no /proc/self/status or clear_refs: the measurement is skipped\n");
+        skip();
+    }
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    const int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    const struct {
+        size_t N, k, R, folds;
+    } cases[] = {{1200, 3, 5, 5}, {400, 3, 2000, 0}};
+    for (size_t c = 0; c < 2; c++) {
+        const size_t N = cases[c].N, k = cases[c].k, R = cases[c].R;
+        double *K = malloc(N * N * sizeof *K), *Y = rnd(N * k, 7 + c, 1.0), *rid = malloc(R * sizeof *rid);
+        ntk_select_result *res = malloc(R * sizeof *res);
+        for (size_t i = 0; i < N; i++) /* exp(−0.05·|i − j|): positive definite */
+            for (size_t j = 0; j < N; j++) K[i * N + j] = exp(-0.05 * fabs((double)i - (double)j));
+        for (size_t r = 0; r < R; r++) rid[r] = 1e-4 * pow(1e4, (double)r / (double)(R > 1 ? R - 1 : 1));
+        ntk_select_opts so = ntk_select_opts_default();
+        so.folds = cases[c].folds;
+        ntk_error err;
+        double base = 0, peak = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            malloc_trim(0);
+            assert_int_equal(reset_peak(), 0);
+            base = proc_kb("VmRSS:");
+            ntk_select *s = NULL;
+            if (ntk_select_create(K, N, Y, k, &so, &s, &err) || ntk_select_eval(s, rid, R, &so, res, NULL, NULL, &err))
+                fail_msg("N = %zu: %s", N, err.msg);
+            peak = proc_kb("VmHWM:");
+            ntk_select_free(s);
+        }
+        double est = (double)ntk_select_bytes(N, k, R, &so), used = peak - base;
+        print_message("N = %zu, k = %zu, %zu ridges, %zu folds: %.2f MB measured, %.2f MB estimated\n", N, k, R,
+                      cases[c].folds, used / 1e6, est / 1e6);
+        if (!(used <= est + 1048576 && used >= 0.8 * est))
+            fail_msg("N = %zu: the call used %.0f bytes at its peak, ntk_select_bytes says %.0f", N, used, est);
+        free(K);
+        free(Y);
+        free(rid);
+        free(res);
+    }
+    assert_true(ntk_select_bytes(SIZE_MAX / 2, 1, 1, NULL) == SIZE_MAX);
+    openblas_set_num_threads(threads);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_unreliable),
         cmocka_unit_test(test_folds),          cmocka_unit_test(test_one_point),
         cmocka_unit_test(test_progress),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

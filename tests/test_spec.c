@@ -2,8 +2,10 @@
  * test_spec.c — the architecture spec language (src/arch/arch.c):
  * ntk_arch_parse on valid specs (whitespace, positional and named arguments,
  * every activation with its defaults and its mapping onto the a,b,c of
- * ntk_act_kind), ntk_arch_format round trips, and every error with its exact
- * message "spec:LINE:COL: ..." and status NTK_E_SPEC.
+ * ntk_act_kind), ntk_arch_format round trips, every error with its exact
+ * message "spec:LINE:COL: ..." and status NTK_E_SPEC, and ntk_arch_set_std
+ * (the copy's fields, its spec text written out by hand, parse ∘ format =
+ * identity on it).
  *
  * Parameter values are compared with == on purpose: a decimal literal in the
  * spec goes through strtod, the expected value through the C compiler, and
@@ -342,6 +344,113 @@ static void test_format_truncation(void **state)
     ntk_arch_free(arch);
 }
 
+/* ------------------------------------------------------------ ntk_arch_set_std */
+
+/* The copy of `spec` with (w, b) set (NaN: kept); its other fields must be
+ * those of the original, the original untouched. Returns the copy. */
+static ntk_arch *set_std_ok(const char *spec, double w, double b)
+{
+    ntk_arch *a = parse_ok(spec), *c = NULL;
+    char *before = format_of(a);
+    ntk_error err;
+    if (ntk_arch_set_std(a, w, b, &c, &err)) fail_msg("set_std(%s, %g, %g): %s", spec, w, b, err.msg);
+    assert_int_equal(ntk_arch_n_layers(c), ntk_arch_n_layers(a));
+    for (size_t i = 0; i < ntk_arch_n_layers(a); i++) {
+        const ntk_layer *x = ntk_arch_layer(a, i), *y = ntk_arch_layer(c, i);
+        ntk_layer want = *x;
+        if (x->kind == NTK_LAYER_DENSE) {
+            if (!isnan(w)) want.w_std = w;
+            if (!isnan(b)) {
+                want.has_bias = b > 0;
+                want.b_std = b;
+            }
+        }
+        assert_layers_equal(y, &want, 1);
+    }
+    char *after = format_of(a);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    ntk_arch_free(a);
+    return c;
+}
+
+/* Every dense layer gets the values, the rest is kept, and the copy's
+ * canonical spec parses back to it (the spec `ntk tune` prints and saves). */
+static void test_set_std(void **state)
+{
+    (void)state;
+    const char *spec = "dense(8,w_std=2,b_std=0.5,param=standard),erf(0.5,2,0.1),dense(4),leaky_relu(0.2),"
+                       "dense(3,w_std=0.1,b_std=0),dense(1,param=ntk)";
+    const double ws[] = {1.5, 0.30000000000000004, 1e-300, 0, NAN}, bs[] = {0.05, 0, 123456.75, 1e-300, NAN};
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = 0; j < 5; j++) {
+            ntk_arch *c = set_std_ok(spec, ws[i], bs[j]);
+            char *s1 = format_of(c);
+            ntk_arch *back = parse_ok(s1);
+            assert_archs_equal(back, c, 0);
+            char *s2 = format_of(back);
+            assert_string_equal(s1, s2);
+            free(s1);
+            free(s2);
+            ntk_arch_free(back);
+            ntk_arch_free(c);
+        }
+    /* the text itself, written out by hand */
+    const struct {
+        double w, b;
+        const char *want;
+    } cases[] = {
+        {1.5, 0.05,
+         "dense(8,w_std=1.5,b_std=0.05,param=standard),erf(0.5,2,0.1),dense(4,w_std=1.5,b_std=0.05),leaky_relu(0.2),"
+         "dense(3,w_std=1.5,b_std=0.05),dense(1,w_std=1.5,b_std=0.05,param=ntk)"},
+        {0.25, 0, /* b_std 0: no bias, also where the spec had b_std=0 */
+         "dense(8,w_std=0.25,param=standard),erf(0.5,2,0.1),dense(4,w_std=0.25),leaky_relu(0.2),dense(3,w_std=0.25),"
+         "dense(1,w_std=0.25,param=ntk)"},
+        {NAN, 0.125,
+         "dense(8,w_std=2,b_std=0.125,param=standard),erf(0.5,2,0.1),dense(4,w_std=1,b_std=0.125),leaky_relu(0.2),"
+         "dense(3,w_std=0.1,b_std=0.125),dense(1,w_std=1,b_std=0.125,param=ntk)"},
+        {3, NAN, /* the biases as they were: b_std=0 given stays a bias */
+         "dense(8,w_std=3,b_std=0.5,param=standard),erf(0.5,2,0.1),dense(4,w_std=3),leaky_relu(0.2),"
+         "dense(3,w_std=3,b_std=0),dense(1,w_std=3,param=ntk)"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ntk_arch *c = set_std_ok(spec, cases[k].w, cases[k].b);
+        char *s = format_of(c);
+        if (strcmp(s, cases[k].want)) fail_msg("w %g, b %g:\n  got:      %s\n  expected: %s", cases[k].w, cases[k].b, s,
+                                               cases[k].want);
+        free(s);
+        ntk_arch_free(c);
+    }
+}
+
+static void test_set_std_errors(void **state)
+{
+    (void)state;
+    ntk_arch *a = parse_ok("dense(2),relu,dense(1)"), *c = (ntk_arch *)&c;
+    ntk_error err;
+    const struct {
+        double w, b;
+        const char *msg;
+    } bad[] = {
+        {-1, 0.1, "w_std must be a finite number >= 0 (or NaN to keep), got -1"},
+        {INFINITY, 0.1, "w_std must be a finite number >= 0 (or NaN to keep), got inf"},
+        {1, -0.5, "b_std must be a finite number >= 0 (or NaN to keep), got -0.5"},
+        {1, INFINITY, "b_std must be a finite number >= 0 (or NaN to keep), got inf"},
+        {1, -INFINITY, "b_std must be a finite number >= 0 (or NaN to keep), got -inf"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        c = (ntk_arch *)&c;
+        assert_int_equal(ntk_arch_set_std(a, bad[k].w, bad[k].b, &c, &err), NTK_E_INVAL);
+        assert_null(c);
+        assert_string_equal(err.msg, bad[k].msg);
+    }
+    assert_int_equal(ntk_arch_set_std(NULL, 1, 1, &c, &err), NTK_E_INVAL);
+    assert_null(c);
+    assert_int_equal(ntk_arch_set_std(a, 1, 1, NULL, &err), NTK_E_INVAL);
+    ntk_arch_free(a);
+}
+
 /* ------------------------------------------------------------ errors */
 
 typedef struct {
@@ -567,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_format_truncation),  cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_api),          cmocka_unit_test(test_deep_spec),
         cmocka_unit_test(test_long_inputs),
+        cmocka_unit_test(test_set_std),            cmocka_unit_test(test_set_std_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

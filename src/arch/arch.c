@@ -519,25 +519,61 @@ size_t ntk_arch_format(const ntk_arch *arch, char *buf, size_t n)
     return len;
 }
 
+/* A copy of arch's layers, or NULL when out of memory. */
+static ntk_arch *arch_copy(const ntk_arch *arch)
+{
+    ntk_arch *A = calloc(1, sizeof *A);
+    if (A) A->layers = malloc(arch->n * sizeof *A->layers);
+    if (!A || !A->layers) {
+        ntk_arch_free(A);
+        return NULL;
+    }
+    memcpy(A->layers, arch->layers, arch->n * sizeof *A->layers);
+    A->n = arch->n;
+    return A;
+}
+
 ntk_status ntk_arch_set_hidden_width(const ntk_arch *arch, size_t width, ntk_arch **out, ntk_error *err)
 {
     ntk_error_clear(err);
     *out = NULL;
     if (!arch || arch->n == 0) return ntk_fail(err, NTK_E_INVAL, "no architecture");
     if (width == 0 || width > 1000000000) return ntk_fail(err, NTK_E_INVAL, "width must be in [1, 1e9], got %zu", width);
-    ntk_arch *A = calloc(1, sizeof *A);
-    if (A) A->layers = malloc(arch->n * sizeof *A->layers);
-    if (!A || !A->layers) {
-        ntk_arch_free(A);
-        return ntk_fail(err, NTK_E_NOMEM, "out of memory");
-    }
-    memcpy(A->layers, arch->layers, arch->n * sizeof *A->layers);
-    A->n = arch->n;
+    ntk_arch *A = arch_copy(arch);
+    if (!A) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
     size_t last = arch->n;
     for (size_t i = 0; i < arch->n; i++)
         if (arch->layers[i].kind == NTK_LAYER_DENSE) last = i;
     for (size_t i = 0; i < arch->n; i++)
         if (A->layers[i].kind == NTK_LAYER_DENSE && i != last) A->layers[i].width = width;
+    *out = A;
+    return NTK_OK;
+}
+
+/* The parser's rules for the values (w_std, b_std >= 0), and finite: a
+ * spec cannot write an infinity, so the copy always formats into a spec
+ * that parses back to it. */
+ntk_status ntk_arch_set_std(const ntk_arch *arch, double w_std, double b_std, ntk_arch **out, ntk_error *err)
+{
+    ntk_error_clear(err);
+    if (!out) return ntk_fail(err, NTK_E_INVAL, "ntk_arch_set_std: out must not be NULL");
+    *out = NULL;
+    if (!arch || arch->n == 0) return ntk_fail(err, NTK_E_INVAL, "no architecture");
+    if (!isnan(w_std) && !(w_std >= 0 && isfinite(w_std)))
+        return ntk_fail(err, NTK_E_INVAL, "w_std must be a finite number >= 0 (or NaN to keep), got %g", w_std);
+    if (!isnan(b_std) && !(b_std >= 0 && isfinite(b_std)))
+        return ntk_fail(err, NTK_E_INVAL, "b_std must be a finite number >= 0 (or NaN to keep), got %g", b_std);
+    ntk_arch *A = arch_copy(arch);
+    if (!A) return ntk_fail(err, NTK_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < A->n; i++) {
+        ntk_layer *L = &A->layers[i];
+        if (L->kind != NTK_LAYER_DENSE) continue;
+        if (!isnan(w_std)) L->w_std = w_std;
+        if (!isnan(b_std)) { /* 0: no bias, as a spec without b_std */
+            L->has_bias = b_std > 0;
+            L->b_std = b_std;
+        }
+    }
     *out = A;
     return NTK_OK;
 }

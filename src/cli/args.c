@@ -40,7 +40,6 @@ int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt *opts)
         } else {
             if (eq) return cli_usage_error(cmd, "%s takes no value", hit->name);
             *hit->flag = 1;
-            if (!strcmp(hit->name, "--quiet")) cli_set_quiet(1);
         }
     }
     return 0;

@@ -18,12 +18,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Parses a non-negative/positive integer flag value; 0 on success. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, long max, long *out);
-/* --quiet: silences the notes of shared helpers (cli_parse_args sets it). */
-void cli_set_quiet(int quiet);
 /* Reads a matrix file and rejects NaN/Inf, naming the file. A CSV header
  * found by auto-detection gets a note on stderr ("first row taken as a
- * header"), unless --quiet or the column selection names header columns. */
-int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro,
+ * header"), unless quiet (the command's --quiet) or the column selection
+ * names header columns. */
+int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro, int quiet,
                     ntk_matrix *m);
 /* The --arch value: a spec, or @FILE to read it from a file. Returns a
  * malloc'd spec string or NULL after printing an error. */
@@ -183,12 +182,12 @@ int cli_parse_rows(const char *cmd, const char *rows_flag, const char *rows_s, c
  * outside the file is an error naming the flag, the file and its row
  * count. 0, or -1 after an error. */
 int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro, const cli_rows *rows,
-                  double scale, ntk_matrix *m);
+                  double scale, int quiet, ntk_matrix *m);
 /* Reads a given kernel file (--kernel-file, --nngp-file, ...) that must be
  * rows x cols (`what` says of what, in the message); NaN/Inf refused. 0, or
  * 1 after an error. */
 int cli_read_kernel(const char *cmd, const char *flag, const char *path, size_t rows, size_t cols, const char *what,
-                    ntk_matrix *m);
+                    int quiet, ntk_matrix *m);
 /* --rows (of --x1), --rows2 (of --x2, which has_x2 says is given) and
  * --scale (NULL: 1) of the commands with two input sets. 0 or 2. */
 int cli_parse_x1x2(const char *cmd, const char *rows_s, const char *rows2_s, int has_x2, const char *scale_s,

@@ -67,7 +67,7 @@ int cmd_apply(int argc, char **argv)
     cli_net_src src;
     memset(&src, 0, sizeof src);
     src.params = params_s;
-    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, scale, &x)) goto done;
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, scale, quiet, &x)) goto done;
     if (cli_net_get(cmd, &src, x.cols, "--x", x_s, &net, &lin)) goto done;
     size_t N = x.rows, k = ntk_net_n_outputs(lin ? ntk_linear_base(lin) : net);
     if (!(f = malloc(N * k * sizeof *f))) {

@@ -255,9 +255,10 @@ int cmd_compare(int argc, char **argv)
     ntk_read_opts ro = ntk_read_opts_default();
     ntk_matrix x = {0}, y = {0}, xt = {0}, yt = {0};
     int rc = 1;
-    if (cli_read_data(cmd, "--x", x_s, &ro, &rows, scale, &x) || cli_read_data(cmd, "--y", y_s, &ro, &rows, 1.0, &y) ||
-        cli_read_data(cmd, "--x-test", xt_s, &ro, &trows, scale, &xt) ||
-        (yt_s && cli_read_data(cmd, "--y-test", yt_s, &ro, &trows, 1.0, &yt)))
+    if (cli_read_data(cmd, "--x", x_s, &ro, &rows, scale, quiet, &x) ||
+        cli_read_data(cmd, "--y", y_s, &ro, &rows, 1.0, quiet, &y) ||
+        cli_read_data(cmd, "--x-test", xt_s, &ro, &trows, scale, quiet, &xt) ||
+        (yt_s && cli_read_data(cmd, "--y-test", yt_s, &ro, &trows, 1.0, quiet, &yt)))
         goto done;
     if (y.rows != x.rows) { cli_error(cmd, "--y %s has %zu rows but --x %s has %zu", y_s, y.rows, x_s, x.rows); goto done; }
     if (xt.cols != x.cols) {

@@ -86,7 +86,7 @@ int cmd_features(int argc, char **argv)
     ntk_linear *lin = NULL;
     double *J = NULL;
     ntk_error err;
-    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, scale, &x)) goto done;
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, scale, quiet, &x)) goto done;
     if (cli_net_get(cmd, &src, x.cols, "--x", x_s, &net, &lin)) goto done;
     const ntk_net *nn = lin ? ntk_linear_base(lin) : net;
     size_t N = x.rows, k = ntk_net_n_outputs(nn), P = ntk_net_n_params(nn);

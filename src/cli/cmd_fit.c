@@ -160,9 +160,9 @@ int cli_labels(const char *cmd, const char *flag, const char *path, const ntk_ma
 /* Reads a given kernel (--kernel-file, --nngp-file) that must be rows ×
  * cols (the points used). 0, or 1 after an error. */
 int cli_read_kernel(const char *cmd, const char *flag, const char *path, size_t rows, size_t cols, const char *what,
-                    ntk_matrix *m)
+                    int quiet, ntk_matrix *m)
 {
-    if (cli_read_matrix(cmd, flag, path, NULL, m)) return 1;
+    if (cli_read_matrix(cmd, flag, path, NULL, quiet, m)) return 1;
     if (m->rows != rows || m->cols != cols) {
         cli_error(cmd, "%s %s is %zu x %zu, but %s is %zu x %zu", flag, path, m->rows, m->cols, what, rows, cols);
         ntk_matrix_free(m);
@@ -248,7 +248,8 @@ int cmd_fit(int argc, char **argv)
     double *onehot = NULL;
     ntk_model *model = NULL;
     ntk_error err;
-    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, 1.0, &x) || cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, &y))
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, 1.0, quiet, &x) ||
+        cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, quiet, &y))
         goto done;
     if (y.rows != x.rows) {
         char after[96] = "";
@@ -257,8 +258,10 @@ int cmd_fit(int argc, char **argv)
                   after);
         goto done;
     }
-    if (kfile_s && (cli_read_kernel(cmd, "--kernel-file", kfile_s, x.rows, x.rows, "the training kernel of the --x rows", &kf) ||
-                    (nfile_s && cli_read_kernel(cmd, "--nngp-file", nfile_s, x.rows, x.rows, "the train NNGP of the --x rows", &nf))))
+    if (kfile_s && (cli_read_kernel(cmd, "--kernel-file", kfile_s, x.rows, x.rows, "the training kernel of the --x rows",
+                                    quiet, &kf) ||
+                    (nfile_s && cli_read_kernel(cmd, "--nngp-file", nfile_s, x.rows, x.rows,
+                                                "the train NNGP of the --x rows", quiet, &nf))))
         goto done;
     size_t N = x.rows, k = y.cols;
     const double *targets = y.data;

@@ -137,9 +137,9 @@ int cmd_kernel(int argc, char **argv)
     int rc = 1;
     ntk_matrix x1 = {0}, x2 = {0};
     double *kn = NULL, *kt = NULL;
-    if (cli_read_data(cmd, "--x1", x1_s, &ro, &rows1, scale, &x1)) goto done;
+    if (cli_read_data(cmd, "--x1", x1_s, &ro, &rows1, scale, quiet, &x1)) goto done;
     if (x2_s) {
-        if (cli_read_data(cmd, "--x2", x2_s, &ro, &rows2, scale, &x2)) goto done;
+        if (cli_read_data(cmd, "--x2", x2_s, &ro, &rows2, scale, quiet, &x2)) goto done;
         if (x2.cols != x1.cols) {
             cli_error(cmd, "--x2 %s has %zu column%s but --x1 %s has %zu", x2_s, x2.cols, x2.cols == 1 ? "" : "s",
                       x1_s, x1.cols);

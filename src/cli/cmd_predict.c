@@ -339,7 +339,7 @@ int cmd_predict(int argc, char **argv)
     }
     size_t N = in.n_train, M = 0;
     if (x_s) {
-        if (cli_read_data(cmd, "--x", x_s, NULL, &rows, 1.0, &x)) goto done;
+        if (cli_read_data(cmd, "--x", x_s, NULL, &rows, 1.0, quiet, &x)) goto done;
         if (x.cols != in.n_inputs) {
             cli_error(cmd, "--x %s has %zu column%s but the model in %s was fit on %zu", x_s, x.cols,
                       x.cols == 1 ? "" : "s", model_s, in.n_inputs);
@@ -349,28 +349,28 @@ int cmd_predict(int argc, char **argv)
     }
     if (kfile_s) {
         if (!x_s) { /* M from the kernel file */
-            if (cli_read_matrix(cmd, "--kernel-file", kfile_s, NULL, &kt)) goto done;
+            if (cli_read_matrix(cmd, "--kernel-file", kfile_s, NULL, quiet, &kt)) goto done;
             M = kt.rows;
             if (kt.cols != N) {
                 cli_error(cmd, "--kernel-file %s is %zu x %zu, but a test x train kernel of this model has N = %zu "
                           "columns (its training points)", kfile_s, kt.rows, kt.cols, N);
                 goto done;
             }
-        } else if (cli_read_kernel(cmd, "--kernel-file", kfile_s, M, N, "the test x train kernel of the --x rows",
+        } else if (cli_read_kernel(cmd, "--kernel-file", kfile_s, M, N, "the test x train kernel of the --x rows", quiet,
                                    &kt)) {
             goto done;
         }
-        if (nfile_s && cli_read_kernel(cmd, "--nngp-file", nfile_s, M, N, "the test x train NNGP (as --kernel-file)", &kn))
+        if (nfile_s && cli_read_kernel(cmd, "--nngp-file", nfile_s, M, N, "the test x train NNGP (as --kernel-file)", quiet, &kn))
             goto done;
-        if (dfile_s && cli_read_kernel(cmd, "--nngp-diag-file", dfile_s, M, 1, "one value per test point", &kd))
+        if (dfile_s && cli_read_kernel(cmd, "--nngp-diag-file", dfile_s, M, 1, "one value per test point", quiet, &kd))
             goto done;
     }
     if (f0p_s && f0_of_network(cmd, f0p_s, m, x_s, &x, isnan(scale) ? in.opts.input_scale : scale, &f0a, &f0b)) goto done;
-    if (f0tr_s && !f0p_s && (cli_read_kernel(cmd, "--f0-train", f0tr_s, N, k, "f0 on the model's training points (N x k)", &f0a) ||
-                   cli_read_kernel(cmd, "--f0-test", f0te_s, M, k, "f0 on the points predicted (M x k)", &f0b)))
+    if (f0tr_s && !f0p_s && (cli_read_kernel(cmd, "--f0-train", f0tr_s, N, k, "f0 on the model's training points (N x k)", quiet, &f0a) ||
+                   cli_read_kernel(cmd, "--f0-test", f0te_s, M, k, "f0 on the points predicted (M x k)", quiet, &f0b)))
         goto done;
     if (y_s) {
-        if (cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, &y)) goto done;
+        if (cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, quiet, &y)) goto done;
         if (y.rows != M) {
             char after[96] = "";
             if (rows.flag) snprintf(after, sizeof after, " (after %s %.60s)", rows.flag, rows.text);

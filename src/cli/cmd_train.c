@@ -211,14 +211,15 @@ int cmd_train(int argc, char **argv)
     FILE *logf = NULL;
     ntk_outputs *oset = NULL; /* --save, --out and --log: all or nothing */
     ntk_error err;
-    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, in_scale, &x) || cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, &y))
+    if (cli_read_data(cmd, "--x", x_s, NULL, &rows, in_scale, quiet, &x) ||
+        cli_read_data(cmd, "--y", y_s, NULL, &rows, 1.0, quiet, &y))
         goto done;
     if (y.rows != x.rows) {
         cli_error(cmd, "--y %s has %zu row%s but --x %s has %zu", y_s, y.rows, y.rows == 1 ? "" : "s", x_s, x.rows);
         goto done;
     }
     if (eval_s) {
-        if (cli_read_data(cmd, "--eval", eval_s, NULL, NULL, in_scale, &xe)) goto done;
+        if (cli_read_data(cmd, "--eval", eval_s, NULL, NULL, in_scale, quiet, &xe)) goto done;
         if (xe.cols != x.cols) {
             cli_error(cmd, "--eval %s has %zu column%s but --x %s has %zu", eval_s, xe.cols, xe.cols == 1 ? "" : "s",
                       x_s, x.cols);

@@ -6,12 +6,15 @@
  * eigendecomposition (ntk_select_create); every ridge then costs products
  * with the eigenvectors (ntk_select_eval). Reports a table on stdout, a CSV
  * of every grid point, a plot of the criterion against the ridge, and saves
- * the chosen model as `ntk fit` would.
+ * the chosen model as `ntk fit` would: the three files in one output set
+ * (all or nothing). Memory and disk are checked before the work; progress,
+ * SIGINT and SIGTERM go through the shared reporter (progress.c).
  */
 #include "args.h"
 #include "cli.h"
 #include "io/io_internal.h"
 #include "plot.h"
+#include "predict/predict_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static const char *TUNE_HELP =
     "usage: ntk tune --arch SPEC --x FILE --y FILE [--w-std GRID] [--b-std GRID] [--ridge GRID] [options]\n"
@@ -71,7 +72,18 @@ static const char *TUNE_HELP =
     "                     the printed spec, --ridge, --ridge-mode, --kernel, --param,\n"
     "                     --scale, --rows/--limit\n"
     "  --threads N        worker threads\n"
-    "  --quiet            no progress or summary on stderr\n"
+    "  --quiet            no progress, notes or summary on stderr (errors still)\n"
+    "  --force            start even when the memory or disk estimate says it will not fit\n"
+    "\n"
+    "Before any work, the memory of the peak (one grid point: the N x N kernel, its\n"
+    "eigendecomposition ~3·N²·8 bytes, the criteria; or the --model fit, if larger)\n"
+    "is checked against the available memory, and the outputs' sizes against the\n"
+    "free disk space: a run that cannot finish is refused at once (--force runs it\n"
+    "anyway). Progress on stderr names the grid point and its stage ('point 3/45:\n"
+    "eigendecomposition'; points in the order of the CSV), with the time left for the\n"
+    "whole grid and the best point so far. Ctrl-C (SIGINT) or SIGTERM stops the run: no\n"
+    "file is written, exit status 130 or 143. The CSV, the plot and the model are\n"
+    "written all or nothing.\n"
     "\n"
     "GRID: comma-separated items, each a number, a linear range A:B:N (N points from\n"
     "A to B inclusive) or a log range A:B:Nlog (N points, equal ratios, A, B > 0); e.g.\n"
@@ -89,7 +101,8 @@ static const char *TUNE_HELP =
     "  ntk tune --arch 'dense(512),relu,dense(512),relu,dense(10)' \\\n"
     "           --x train-images-idx3-ubyte.gz --y train-labels-idx1-ubyte.gz --labels \\\n"
     "           --scale 1/255 --limit 1000 --w-std 0.5:2.5:9 --b-std 0,0.05,0.1 \\\n"
-    "           --ridge 1e-6:1:13log --criterion loo --out tune.csv --plot tune.png --model best.npz\n";
+    "           --ridge 1e-6:1:13log --criterion loo --out tune.csv --plot tune.png --model best.npz\n"
+    "  ntk tune --arch @net.spec --x x.npy --y y.npy --limit 30000 --ridge 1e-4,1e-2 --force\n";
 
 #define MAX_GRID 10000
 #define MAX_ERR 1e-2 /* ntk_select_opts.max_err: the largest κ·N·ε accepted */
@@ -196,81 +209,58 @@ static int parse_grid(const char *cmd, const char *flag, const char *s, int posi
     return 0;
 }
 
-/* ------------------------------------------------------------ specs */
-
-/* The spec of `arch` with every dense layer's w_std (set_w) and bias
- * (set_b: b_std, 0 = none) replaced; activations as ntk_arch_format
- * writes them. malloc'd, NULL when out of memory. */
-static char *spec_with(const ntk_arch *arch, int set_w, double w, int set_b, double b)
-{
-    size_t n = ntk_arch_format(arch, NULL, 0), L = ntk_arch_n_layers(arch);
-    size_t cap = n + 1 + 128 * L; /* a dense token grows by < 128 characters */
-    char *canon = malloc(n + 1), *out = malloc(cap);
-    if (!canon || !out) {
-        free(canon);
-        free(out);
-        return NULL;
-    }
-    ntk_arch_format(arch, canon, n + 1);
-    size_t o = 0, i = 0;
-    const char *p = canon;
-    while (*p && i < L) {
-        /* the layer's token: up to the next ',' outside parentheses */
-        const char *q = p;
-        int depth = 0;
-        while (*q && (depth || *q != ',')) {
-            depth += (*q == '(') - (*q == ')');
-            q++;
-        }
-        const ntk_layer *ly = ntk_arch_layer(arch, i);
-        if (o) out[o++] = ',';
-        if (ly->kind == NTK_LAYER_DENSE) {
-            char ws[32], bs[32];
-            fmt_exact(ws, sizeof ws, set_w ? w : ly->w_std);
-            double bb = set_b ? b : ly->b_std;
-            int bias = set_b ? b > 0 : ly->has_bias;
-            fmt_exact(bs, sizeof bs, bb);
-            o += (size_t)snprintf(out + o, cap - o, "dense(%zu,w_std=%s", ly->width, ws);
-            if (bias) o += (size_t)snprintf(out + o, cap - o, ",b_std=%s", bs);
-            if (ly->param >= 0)
-                o += (size_t)snprintf(out + o, cap - o, ",param=%s", ly->param == NTK_PARAM_STANDARD ? "standard" : "ntk");
-            out[o++] = ')';
-        } else {
-            memcpy(out + o, p, (size_t)(q - p));
-            o += (size_t)(q - p);
-        }
-        p = *q ? q + 1 : q;
-        i++;
-    }
-    out[o] = '\0';
-    free(canon);
-    return out;
-}
-
-/* ------------------------------------------------------------ progress */
+/* ------------------------------------------------------------ progress
+ *
+ * The shared reporter (progress.c) with each library stage named by where
+ * the sweep is: "point 3/45: kernel", then "...: eigendecomposition",
+ * "...: leave-one-out", "...: cross-validation", "...: likelihood"; the
+ * chosen model's fit as "chosen model: kernel" and so on (short: a bar
+ * must fit a terminal line). The note carries what no single stage knows:
+ * the time left for the whole grid (the mean time of the points done,
+ * times the points left, less the time into this one) and the best point
+ * so far with its values. */
 
 typedef struct {
-    int quiet;
-    double t0, last;
-    size_t point, n_points;
-    const char *what; /* "w_std 1.5, b_std 0.05" */
+    cli_progress *pr;
+    ntk_progress fwd;   /* the reporter's own callback                 */
+    char prefix[64];    /* "point 3/45" or "chosen model"               */
+    size_t done, total; /* grid points finished, of                      */
+    double t0, t_point; /* start of the sweep, of this point             */
+    char best[160];     /* "best MSE 0.0123 at w_std 1.5, ridge 0.001"  */
+    size_t best_i;      /* its entry in the table (SIZE_MAX: none yet)  */
 } tune_progress;
 
-/* Within a grid point: a line every 10 s at most (the kernel of a large
- * set, the eigendecomposition and CV can each take minutes). */
-static int on_progress(void *ctx, const char *stage, double done, double total)
+static const char *stage_name(const char *stage)
 {
-    tune_progress *p = ctx;
-    double now = cli_now();
-    if (p->quiet || now - p->last < 10.0) return 0;
-    p->last = now;
-    if (total > 0)
-        fprintf(stderr, "ntk tune: point %zu/%zu%s%s: %s %.0f%% (%.0f s elapsed)\n", p->point + 1, p->n_points,
-                *p->what ? ", " : "", p->what, stage, 100.0 * done / total, now - p->t0);
-    else
-        fprintf(stderr, "ntk tune: point %zu/%zu%s%s: %s (%.0f s elapsed)\n", p->point + 1, p->n_points,
-                *p->what ? ", " : "", p->what, stage, now - p->t0);
-    return 0;
+    static const char *const map[][2] = {{"loo", "leave-one-out"}, {"cv", "cross-validation"}, {"mll", "likelihood"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(stage, map[i][0])) return map[i][1];
+    return stage;
+}
+
+/* "45s", "12m", "3.2h". */
+static void eta_text(char *b, size_t n, double s)
+{
+    if (s < 90) snprintf(b, n, "%.0fs", s);
+    else if (s < 5400) snprintf(b, n, "%.0fm", s / 60);
+    else snprintf(b, n, "%.1fh", s / 3600);
+}
+
+static int tune_report(void *ctx, const char *stage, double done, double total)
+{
+    tune_progress *t = ctx;
+    char name[160]; /* the reporter keeps 127 characters */
+    snprintf(name, sizeof name, "%s: %s", t->prefix, stage_name(stage));
+    int stop = t->fwd.fn(t->fwd.ctx, name, done, total);
+    char eta[32] = "";
+    if (t->done > 0 && t->done < t->total) {
+        double now = cli_now(), per = (t->t_point - t->t0) / (double)t->done;
+        double left = per * (double)(t->total - t->done) - (now - t->t_point);
+        eta_text(eta, sizeof eta, left > 0 ? left : 0);
+    }
+    /* after the call: a new stage starts with an empty note */
+    cli_progress_note(t->pr, "%s%s%s%s", *eta ? "grid ETA " : "", eta, *eta && *t->best ? ", " : "", t->best);
+    return stop;
 }
 
 /* ------------------------------------------------------------ results */
@@ -447,7 +437,7 @@ static int check_plot_path(const char *cmd, const char *path)
 typedef struct {
     const char *arch, *x, *y, *w, *b, *ridge, *rmode, *crit, *folds, *seed, *kernel, *param, *scale, *limit, *rows,
         *out, *plot, *model, *threads;
-    int labels, quiet;
+    int labels, quiet, force;
 } tune_args;
 
 /* Flags into settings; 0 or 2. */
@@ -503,23 +493,6 @@ static int tune_settings(const char *cmd, const tune_args *A, grid *gw, grid *gb
     return 0;
 }
 
-/* About the memory the run needs at its peak, in bytes: the kernel and its
- * eigenvectors (2·N²), or the model fit's kernels and eigenvectors (3·N²
- * for an NTK model), plus the residuals of every ridge for accuracies. */
-static double peak_bytes(size_t N, size_t k, size_t R, int labels, int cv, int model, int ntk)
-{
-    double n2 = (double)N * (double)N * 8.0;
-    double sel = 2.0 * n2 + (labels ? (1.0 + cv) * (double)R * (double)N * (double)k * 8.0 : 0.0) + 64e6;
-    double fit = model ? (ntk ? 3.0 : 2.0) * n2 : 0.0;
-    return sel > fit ? sel : fit;
-}
-
-static double phys_bytes(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && size > 0 ? (double)pages * (double)size : INFINITY;
-}
-
 /* Everything one run holds. */
 typedef struct {
     tune_args A;
@@ -535,14 +508,19 @@ typedef struct {
     double *onehot;
     const double *Y;            /* N × k targets (one-hot for labels)          */
     size_t N, d, k, P, R;       /* P = (w_std, b_std) pairs, R = ridges        */
-    double need, t_start;       /* bytes at the peak; start of the sweep       */
+    size_t need;                /* bytes at the peak                           */
+    double t_start;             /* start of the sweep                          */
     tune_table T;
-    char *spec;                 /* the chosen point's spec                     */
+    ntk_arch *best_arch;        /* the chosen point's network                  */
+    char *spec;                 /* and its spec                                */
+    cli_progress pr;
+    tune_progress tp;
 } tune_run;
 
 static void run_free(tune_run *u)
 {
     ntk_arch_free(u->arch);
+    ntk_arch_free(u->best_arch);
     ntk_matrix_free(&u->x);
     ntk_matrix_free(&u->y);
     free(u->onehot);
@@ -555,8 +533,7 @@ static void run_free(tune_run *u)
     free(u->spec);
 }
 
-/* Output paths, the spec, the data (and labels), sizes and memory; the
- * result table allocated. 0 or 1. */
+/* Output paths, the spec, the data (and labels) and sizes. 0 or 1. */
 static int run_load(const char *cmd, tune_run *u)
 {
     const tune_args *A = &u->A;
@@ -575,8 +552,8 @@ static int run_load(const char *cmd, tune_run *u)
     T->labels = A->labels;
     T->cv = u->so.folds >= 2;
     T->crit = u->crit;
-    if (cli_read_data(cmd, "--x", A->x, NULL, &u->rows, 1.0, &u->x) ||
-        cli_read_data(cmd, "--y", A->y, NULL, &u->rows, 1.0, &u->y))
+    if (cli_read_data(cmd, "--x", A->x, NULL, &u->rows, 1.0, A->quiet, &u->x) ||
+        cli_read_data(cmd, "--y", A->y, NULL, &u->rows, 1.0, A->quiet, &u->y))
         return 1;
     if (u->y.rows != u->x.rows) {
         char after[96] = "";
@@ -590,25 +567,68 @@ static int run_load(const char *cmd, tune_run *u)
     u->R = u->gr.n;
     u->P = T->w->n * T->b->n;
     u->Y = u->y.data;
+    if (A->labels && cli_labels(cmd, "--y", A->y, &u->y, &u->k)) return 1;
+    if (u->so.folds > u->N)
+        return cli_error(cmd, "--folds %zu: more folds than the %zu training points%s", u->so.folds, u->N,
+                         A->folds ? "" : " (the default for --criterion cv is 10; give --folds)");
+    return 0;
+}
+
+/* The memory of the run at its peak, in bytes (SIZE_MAX on overflow), and
+ * in *what what it is for. The data and the result table are held
+ * throughout; then either one grid point (the scaled inputs, the kernel,
+ * the residuals of every ridge for accuracies, and ntk_select's
+ * eigendecomposition and criteria) or the fit of the chosen model
+ * (ntk_model_fit_bytes), whichever is larger. */
+static size_t run_bytes(const tune_run *u, char *what, size_t n)
+{
+    const double N = (double)u->N, d = (double)u->d, k = (double)u->k, R = (double)u->R, PR = (double)u->P * R;
+    const double base = N * d + N * (double)u->y.cols + (u->A.labels ? N * k : 0) +
+                        PR * ((double)sizeof(ntk_select_result) / 8 + 2);
+    const double point = N * d + N * N + (u->A.labels ? (1.0 + u->T.cv) * R * N * k : 0);
+    const double grid_b = 8 * (base + point) + (double)ntk_select_bytes(u->N, u->k, u->R, &u->so);
+    const double fit_b = 8 * base + (u->A.model ? (double)ntk_model_fit_bytes(&u->mo, u->N, u->d, u->k) : 0);
+    const int fit = fit_b > grid_b;
+    snprintf(what, n, "%s of N = %zu (%s)", fit ? "the chosen model" : "one grid point", u->N,
+             fit ? (u->mo.kernel == NTK_MODEL_NTK ? "kernel, eigenvectors, NNGP" : "kernel, eigenvectors")
+                 : "kernel, eigendecomposition, criteria");
+    const double b = fit ? fit_b : grid_b;
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
+}
+
+/* An upper bound of the plot file: a PNG holds at most its 960 × 640
+ * pixels (plot.c) uncompressed, 4 bytes each; an SVG grows by ~330 bytes a
+ * grid point (3.4 MB measured for 10 000) on ~100 kB of axes and text. */
+static size_t plot_bytes(const char *path, size_t points)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot && !strcmp(dot, ".png")) return 960 * 640 * 4 + 65536;
+    const double b = 262144.0 + 512.0 * (double)points;
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
+}
+
+/* Before any work: the memory of the peak and the outputs on disk (both
+ * refused unless --force), then the result table. 0 or 1. */
+static int run_check(const char *cmd, tune_run *u)
+{
+    const tune_args *A = &u->A;
+    tune_table *T = &u->T;
+    char what[128];
+    u->need = run_bytes(u, what, sizeof what);
+    size_t PR = u->P * u->R;
+    const char *flags[3] = {"--out", "--plot", "--model"}, *paths[3] = {A->out, A->plot, A->model};
+    size_t bytes[3] = {A->out ? cli_matrix_file_bytes(A->out, PR + 1, 14) : 0, A->plot ? plot_bytes(A->plot, PR) : 0,
+                       A->model ? ntk_model_file_bytes(&u->mo, u->N, u->d, u->k) : 0};
+    if (cli_check_memory(cmd, u->need, what, "use fewer points (--limit or --rows)", A->force) ||
+        cli_check_disk(cmd, flags, paths, bytes, 3, A->force))
+        return 1;
     size_t N = u->N;
     if (A->labels) {
-        if (cli_labels(cmd, "--y", A->y, &u->y, &u->k)) return 1;
         if (!(u->onehot = calloc(N * u->k, sizeof *u->onehot)))
             return cli_error(cmd, "out of memory for %zu x %zu one-hot targets", N, u->k);
         for (size_t i = 0; i < N; i++) u->onehot[i * u->k + (size_t)u->y.data[i]] = 1.0;
         u->Y = u->onehot;
     }
-    if (u->so.folds > N)
-        return cli_error(cmd, "--folds %zu: more folds than the %zu training points%s", u->so.folds, N,
-                         A->folds ? "" : " (the default for --criterion cv is 10; give --folds)");
-    u->need = peak_bytes(N, u->k, u->R, A->labels, T->cv, A->model != NULL, u->mo.kernel == NTK_MODEL_NTK);
-    double have = phys_bytes();
-    if (u->need > have)
-        return cli_error(cmd,
-                         "N = %zu points need about %.3g GB of memory (the %zu x %zu kernel and its eigenvectors), "
-                         "more than the %.3g GB of this machine: use --limit",
-                         N, u->need / 1e9, N, N, have / 1e9);
-    size_t PR = u->P * u->R;
     T->res = calloc(PR, sizeof *T->res);
     if (A->labels) {
         T->loo_acc = malloc(PR * sizeof *T->loo_acc);
@@ -628,69 +648,68 @@ static void pair_name(const tune_table *T, size_t p, char *buf, size_t n)
     if (T->set_b) snprintf(buf + o, n - o, "%sb_std %g", o ? ", " : "", T->b->v[p % T->b->n]);
 }
 
-/* The spec of pair p, malloc'd (NULL: out of memory). */
-static char *pair_spec(const tune_run *u, size_t p)
+/* The network of pair p: every dense layer with the pair's w_std and b_std
+ * (the NaN of a grid not swept keeps the spec's own). */
+static ntk_status pair_arch(const tune_run *u, size_t p, ntk_arch **out, ntk_error *err)
 {
     const tune_table *T = &u->T;
-    return spec_with(u->arch, T->set_w, T->w->v[p / T->b->n], T->set_b, T->b->v[p % T->b->n]);
+    return ntk_arch_set_std(u->arch, T->w->v[p / T->b->n], T->b->v[p % T->b->n], out, err);
+}
+
+/* After grid point p: the progress note's "best MSE 0.0123 at w_std 1.5,
+ * ridge 0.001", kept unless p has a smaller objective (the first on ties,
+ * as the final choice). */
+static void note_best(tune_run *u, size_t p)
+{
+    const tune_table *T = &u->T;
+    size_t R = u->R, i = argmin_objective(T, p * R, R);
+    if (i == (p + 1) * R || (u->tp.best_i != SIZE_MAX && !(objective(T, i) < objective(T, u->tp.best_i)))) return;
+    u->tp.best_i = i;
+    char what[96];
+    pair_name(T, i / R, what, sizeof what);
+    int mse = u->crit == CRIT_LOO || u->crit == CRIT_CV;
+    double o = objective(T, i);
+    snprintf(u->tp.best, sizeof u->tp.best, "best %s %.4g at %s%sridge %g", mse ? "MSE" : "log p", mse ? o : -o, what,
+             *what ? ", " : "", T->res[i].ridge);
 }
 
 /* Work buffers of the sweep. */
 typedef struct {
     double *xs, *K, *loo_e, *cv_e; /* scaled inputs, the kernel, residuals R × N × k */
     ntk_kernel_opts ko;
-    tune_progress pg;
 } sweep_bufs;
 
 /* One (w_std, b_std): its kernel, one eigendecomposition, every ridge.
- * 0 or 1. */
-static int sweep_point(const char *cmd, tune_run *u, sweep_bufs *b, size_t p)
+ * 0, or the exit status after an error (1; 130/143 when interrupted). */
+static int sweep_point(tune_run *u, sweep_bufs *b, size_t p)
 {
     tune_table *T = &u->T;
     size_t N = u->N, k = u->k, R = u->R;
     char what[96];
     pair_name(T, p, what, sizeof what);
-    b->pg.point = p;
-    b->pg.what = what;
-    double t0 = cli_now();
+    snprintf(u->tp.prefix, sizeof u->tp.prefix, "point %zu/%zu", p + 1, u->P);
+    u->tp.t_point = cli_now();
     ntk_arch *pa = NULL;
     ntk_select *sel = NULL;
     ntk_error err;
-    char *spec = pair_spec(u, p);
-    if (!spec) return cli_error(cmd, "out of memory");
-    ntk_status s = ntk_arch_parse(spec, &pa, &err);
-    free(spec);
-    if (s) return cli_error(cmd, "--arch with %s: %s", what, err.msg);
+    ntk_status s = pair_arch(u, p, &pa, &err);
     int nngp = u->mo.kernel == NTK_MODEL_NNGP;
-    s = ntk_kernel(pa, &b->ko, b->xs, N, NULL, 0, u->d, nngp ? b->K : NULL, nngp ? NULL : b->K, &err);
+    if (!s) s = ntk_kernel(pa, &b->ko, b->xs, N, NULL, 0, u->d, nngp ? b->K : NULL, nngp ? NULL : b->K, &err);
     ntk_arch_free(pa);
-    double t1 = cli_now();
     if (!s) s = ntk_select_create(b->K, N, u->Y, k, &u->so, &sel, &err);
-    double t2 = cli_now();
     if (!s) s = ntk_select_eval(sel, u->gr.v, R, &u->so, T->res + p * R, b->loo_e, b->cv_e, &err);
     ntk_select_free(sel);
-    if (s) return cli_error(cmd, "%s%s%s", what, *what ? ": " : "", err.msg);
+    if (s) return cli_run_error(&u->pr, s, "%s%s%s", what, *what ? ": " : "", err.msg);
     for (size_t q = 0; u->A.labels && q < R; q++) {
         T->loo_acc[p * R + q] = accuracy(b->loo_e + q * N * k, u->Y, u->y.data, N, k);
         T->cv_acc[p * R + q] = T->cv ? accuracy(b->cv_e + q * N * k, u->Y, u->y.data, N, k) : NAN;
     }
-    if (u->A.quiet) return 0;
-    double now = cli_now();
-    size_t bq = argmin_objective(T, p * R, R) - p * R;
-    double bo = bq < R ? objective(T, p * R + bq) : NAN;
-    int mse = u->crit == CRIT_LOO || u->crit == CRIT_CV;
-    fprintf(stderr, "ntk tune: point %zu/%zu%s%s: kernel %.2f s, eigendecomposition %.2f s, criteria %.2f s; ", p + 1,
-            u->P, *what ? ", " : "", what, t1 - t0, t2 - t1, now - t2);
-    if (bq < R) fprintf(stderr, "best ridge %g (%s %.6g)", u->gr.v[bq], mse ? "MSE" : "log p", mse ? bo : -bo);
-    else fprintf(stderr, "no reliable ridge");
-    if (p + 1 < u->P)
-        fprintf(stderr, "; about %.0f s left", (now - u->t_start) / (double)(p + 1) * (double)(u->P - p - 1));
-    fputc('\n', stderr);
-    b->pg.last = now;
+    u->tp.done = p + 1;
+    note_best(u, p);
     return 0;
 }
 
-/* Every grid point. 0 or 1. */
+/* Every grid point, reporting through u->pr. 0 or the exit status. */
 static int run_sweep(const char *cmd, tune_run *u)
 {
     size_t N = u->N, k = u->k, R = u->R;
@@ -708,26 +727,29 @@ static int run_sweep(const char *cmd, tune_run *u)
         goto done;
     }
     for (size_t i = 0; i < N * u->d; i++) b.xs[i] = u->x.data[i] * u->mo.input_scale;
-    if (!u->A.quiet)
+    if (!u->A.quiet) {
+        char need[48];
+        cli_bytes_text(need, sizeof need, u->need);
         fprintf(stderr,
                 "ntk tune: N = %zu point%s, d = %zu, k = %zu%s; %s kernel; %zu (w_std, b_std) x %zu ridge%s; "
-                "criterion %s%s; about %.3g GB of memory\n",
+                "criterion %s%s; about %s of memory\n",
                 N, N == 1 ? "" : "s", u->d, k, u->A.labels ? " (one-hot labels)" : "",
                 u->mo.kernel == NTK_MODEL_NNGP ? "NNGP" : "NTK", u->P, R, R == 1 ? "" : "s", crit_name(u->crit),
-                u->T.cv ? ", with cross-validation" : "", u->need / 1e9);
+                u->T.cv ? ", with cross-validation" : "", need);
+    }
+    cli_progress_init(&u->pr, cmd, u->A.quiet);
     u->t_start = cli_now();
-    b.pg = (tune_progress){u->A.quiet, u->t_start, u->t_start, 0, u->P, ""};
-    u->so.progress.fn = on_progress;
-    u->so.progress.ctx = &b.pg;
+    u->tp = (tune_progress){&u->pr, cli_progress_cb(&u->pr), "", 0, u->P, u->t_start, u->t_start, "", SIZE_MAX};
+    const ntk_progress cb = {tune_report, &u->tp};
+    u->so.progress = cb;
     b.ko = ntk_kernel_opts_default();
     b.ko.param = u->mo.param;
     b.ko.threads = u->mo.threads;
-    b.ko.progress = u->so.progress;
+    b.ko.progress = cb;
     for (size_t p = 0; p < u->P; p++)
-        if (sweep_point(cmd, u, &b, p)) goto done;
+        if ((rc = sweep_point(u, &b, p))) goto done;
     rc = 0;
 done:
-    u->so.progress.fn = NULL;
     free(b.xs);
     free(b.K);
     free(b.loo_e);
@@ -735,8 +757,8 @@ done:
     return rc;
 }
 
-/* The best grid point (the smallest objective, the first on ties) and its
- * spec. 0, or 1 when no point is reliable. */
+/* The best grid point (the smallest objective, the first on ties), its
+ * network and spec. 0, or 1 when no point is reliable. */
 static int run_choose(const char *cmd, tune_run *u)
 {
     tune_table *T = &u->T;
@@ -749,13 +771,18 @@ static int run_choose(const char *cmd, tune_run *u)
                 e = T->res[i].err_est;
                 er = T->res[i].ridge;
             }
+        cli_progress_done(&u->pr);
         return cli_error(cmd,
                          "no grid point has a reliable criterion: every ridge is too small for the conditioning of "
                          "its kernel (the best, ridge %g, has cond·N·eps = %.3g > %g); try larger ridges, e.g. "
                          "--ridge 1e-6:1:7log",
                          er, e, MAX_ERR);
     }
-    if (!(u->spec = pair_spec(u, T->best / u->R))) return cli_error(cmd, "out of memory");
+    ntk_error err;
+    ntk_status s = pair_arch(u, T->best / u->R, &u->best_arch, &err);
+    size_t n = s ? 0 : ntk_arch_format(u->best_arch, NULL, 0);
+    if (s || !(u->spec = malloc(n + 1))) return cli_run_error(&u->pr, s ? s : NTK_E_NOMEM, "out of memory");
+    ntk_arch_format(u->best_arch, u->spec, n + 1);
     return 0;
 }
 
@@ -831,47 +858,48 @@ static int write_plot(const char *cmd, const tune_run *u, ntk_outputs *o)
     return rc;
 }
 
-/* The chosen model is fitted first (nothing is written if that fails);
- * the CSV and the plot are staged in one output set, the model is saved,
- * and only then is the set committed and stdout written: a failure leaves
- * no file of the run (but a commit failing after the model was saved,
- * which the message then says). 0 or 1. */
+/* The chosen model is fitted first (nothing is written if that fails or
+ * is interrupted); then the model, the CSV and the plot are staged in one
+ * output set, committed only when all are written: all the files of the
+ * run appear, or none. A signal once the writing has begun lets it finish,
+ * as in every command. Then stdout. 0 or the exit status. */
 static int run_outputs(const char *cmd, tune_run *u)
 {
     const tune_args *A = &u->A;
     ntk_model *model = NULL;
-    ntk_arch *pa = NULL;
     ntk_outputs *o = NULL;
     ntk_error err;
     int rc = 1;
     if (A->model) {
-        if (ntk_arch_parse(u->spec, &pa, &err)) {
-            cli_error(cmd, "spec %s: %s", u->spec, err.msg);
-            goto done;
-        }
         u->mo.ridge = u->T.res[u->T.best].ridge;
-        if (!A->quiet) fprintf(stderr, "ntk tune: fitting the chosen model\n");
-        if (ntk_model_fit(pa, &u->mo, u->x.data, u->N, u->d, u->Y, u->k, &model, &err)) {
-            cli_error(cmd, "--model: %s", err.msg);
+        snprintf(u->tp.prefix, sizeof u->tp.prefix, "chosen model");
+        u->mo.progress = (ntk_progress){tune_report, &u->tp};
+        ntk_status s = ntk_model_fit(u->best_arch, &u->mo, u->x.data, u->N, u->d, u->Y, u->k, &model, &err);
+        if (s) {
+            rc = cli_run_error(&u->pr, s, "--model: %s", err.msg);
             goto done;
         }
     }
+    cli_progress_done(&u->pr);
     if (ntk_outputs_create(&o, &err)) {
         cli_error(cmd, "%s", err.msg);
         goto done;
     }
+    /* the model first, freed once staged (its N x N arrays are the largest) */
+    if (model && ntk_model_save_to(o, model, A->model, &err)) {
+        cli_error(cmd, "--model: %s", err.msg);
+        goto done;
+    }
+    ntk_model_free(model);
+    model = NULL;
     csv_ctx cc = {&u->T};
     if (A->out && ntk_outputs_write(o, A->out, emit_csv, &cc, &err)) {
         cli_error(cmd, "--out: %s", err.msg);
         goto done;
     }
     if (A->plot && write_plot(cmd, u, o)) goto done;
-    if (model && ntk_model_save(model, A->model, &err)) {
-        cli_error(cmd, "--model: %s", err.msg);
-        goto done;
-    }
     if (ntk_outputs_commit(o, &err)) {
-        cli_error(cmd, "%s%s%s", err.msg, model ? "; the model was saved: " : "", model ? A->model : "");
+        cli_error(cmd, "%s", err.msg);
         goto done;
     }
     print_report(u);
@@ -889,9 +917,8 @@ static int run_outputs(const char *cmd, tune_run *u)
     }
     rc = 0;
 done:
-    ntk_outputs_free(o); /* uncommitted after a failure: no CSV or plot appears */
+    ntk_outputs_free(o); /* uncommitted after a failure: no file of the run appears */
     ntk_model_free(model);
-    ntk_arch_free(pa);
     return rc;
 }
 
@@ -913,7 +940,7 @@ int cmd_tune(int argc, char **argv)
         {"--out", 1, &A->out, NULL},          {"--plot", 1, &A->plot, NULL},
         {"--model", 1, &A->model, NULL},      {"--threads", 1, &A->threads, NULL},
         {"--labels", 0, NULL, &A->labels},    {"--quiet", 0, NULL, &A->quiet},
-        {NULL, 0, NULL, NULL},
+        {"--force", 0, NULL, &A->force},      {NULL, 0, NULL, NULL},
     };
     int r = cli_parse_args(cmd, argc, argv, opts);
     if (r == 1) {
@@ -924,7 +951,14 @@ int cmd_tune(int argc, char **argv)
     u.mo = ntk_model_opts_default();
     u.so = ntk_select_opts_default();
     r = tune_settings(cmd, A, &u.gw, &u.gb, &u.gr, &u.mo, &u.so, &u.crit, &u.rows);
-    if (!r) r = run_load(cmd, &u) || run_sweep(cmd, &u) || run_choose(cmd, &u) || run_outputs(cmd, &u);
+    if (!r) r = run_load(cmd, &u);
+    if (!r) r = run_check(cmd, &u);
+    if (!r) { /* the reporter runs from the sweep to the model's fit */
+        r = run_sweep(cmd, &u);
+        if (!r) r = run_choose(cmd, &u);
+        if (!r) r = run_outputs(cmd, &u);
+        cli_progress_done(&u.pr);
+    }
     run_free(&u);
     return r;
 }

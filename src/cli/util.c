@@ -60,12 +60,6 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, lo
     return 0;
 }
 
-/* --quiet of the running command (set by cli_parse_args): it silences the
- * notes printed outside the command's own code, as it does the command's. */
-static int cli_quiet;
-
-void cli_set_quiet(int quiet) { cli_quiet = quiet; }
-
 /* Whether a column selection names a header column (then the header was
  * meant, and needs no note). */
 static int selects_by_name(const ntk_read_opts *ro)
@@ -84,10 +78,10 @@ static int cli_has_header_flag(const char *cmd)
     return 0;
 }
 
-int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro,
+int cli_read_matrix(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro, int quiet,
                     ntk_matrix *m)
 {
-    return cli_read_data(cmd, flag, path, ro, NULL, 1.0, m);
+    return cli_read_data(cmd, flag, path, ro, NULL, 1.0, quiet, m);
 }
 
 char *cli_arch_text(const char *cmd, const char *arg)
@@ -484,7 +478,7 @@ int cli_parse_rows(const char *cmd, const char *rows_flag, const char *rows_s, c
 }
 
 int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk_read_opts *ro, const cli_rows *rows,
-                  double scale, ntk_matrix *m)
+                  double scale, int quiet, ntk_matrix *m)
 {
     ntk_read_opts o = ro ? *ro : ntk_read_opts_default();
     if (rows) {
@@ -502,7 +496,7 @@ int cli_read_data(const char *cmd, const char *flag, const char *path, const ntk
         return -1;
     }
     /* a detected header is a row the user may have meant as data: say so */
-    if (info.csv_header_auto && !cli_quiet && !selects_by_name(ro))
+    if (info.csv_header_auto && !quiet && !selects_by_name(ro))
         fprintf(stderr, "ntk %s: note: %s %s: first row taken as a header (%s): none of its fields is a number%s\n",
                 cmd, flag, path, info.csv_names, cli_has_header_flag(cmd) ? "; --header no reads it as data" : "");
     if (rows && rows->strict && m->rows < rows->count) {

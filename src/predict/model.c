@@ -798,8 +798,16 @@ static ntk_status add_if(ntk_npz *z, const char *name, const double *a, size_t r
 
 ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
 {
+    return ntk_model_save_to(NULL, m, path, err);
+}
+
+ntk_status ntk_model_save_to(ntk_outputs *o, const ntk_model *m, const char *path, ntk_error *err)
+{
     ntk_error_clear(err);
-    if (!m || !path) return ntk_fail(err, NTK_E_INVAL, "ntk_model_save: model and path must not be NULL");
+    if (!m || !path) {
+        ntk_outputs_fail(o);
+        return ntk_fail(err, NTK_E_INVAL, "ntk_model_save: model and path must not be NULL");
+    }
     size_t N = m->N, k = m->k, d = m->d;
     size_t sl = 0;
     char *spec = canon_spec(m->arch, &sl);
@@ -812,6 +820,7 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
                       "checksum = %016" PRIx64 "\nfit_checksum = %016" PRIx64 "\n", m->checksum, m->fit_checksum);
     if (!spec || tl < 0 || (size_t)(hl + bl + tl) >= sizeof meta) {
         free(spec);
+        ntk_outputs_fail(o);
         return ntk_fail(err, NTK_E_NOMEM, "%s: out of memory", path);
     }
     ntk_npz *z = NULL;
@@ -823,9 +832,10 @@ ntk_status ntk_model_save(const ntk_model *m, const char *path, ntk_error *err)
         !(s = add_if(z, "alpha", m->alpha, N, k, 2, err)) && !(s = add_if(z, "eigenvalues", m->lam, N, 1, 1, err)) &&
         !(s = add_if(z, "eigenvectors", m->V, N, N, 2, err)) && !(s = add_if(z, "c", m->c, N, k, 2, err)) &&
         !(s = add_if(z, "nngp_xx", m->nngp_xx, N, N, 2, err)))
-        s = ntk_npz_write(z, path, err);
+        s = o ? ntk_outputs_write_npz(o, z, path, err) : ntk_npz_write(z, path, err);
     ntk_npz_free(z);
     free(spec);
+    if (s) ntk_outputs_fail(o); /* a failure before the write dooms the set too */
     return s;
 }
 

@@ -71,6 +71,12 @@ ntk_status ntk_model_fit_kernel_owned(const ntk_arch *arch, const ntk_model_opts
                                       size_t d, const double *y, size_t k, double *kxx, double *nngp_xx,
                                       const char *kname, const char *nname, ntk_model **out, ntk_error *err);
 
+/* ntk_model_save staged in the output set o (NULL: written on its own, as
+ * ntk_model_save): the model appears only with the set's commit, and any
+ * failure dooms the set. The arrays are written when staged; the model may
+ * be freed before the commit. */
+ntk_status ntk_model_save_to(ntk_outputs *o, const ntk_model *m, const char *path, ntk_error *err);
+
 /* Columns of V_B·diag(√w) per block in ntk_select_eval's cross-validation
  * (0 = automatic, 1024), so that tests cross block boundaries with few
  * points. */

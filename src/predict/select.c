@@ -387,6 +387,40 @@ static void eval_mll(const ntk_select *s, size_t n, ntk_select_result *res)
     }
 }
 
+/* ------------------------------------------------------------ memory */
+
+/* The peak of ntk_select_create and ntk_select_eval, in doubles, as they
+ * allocate: the object (V, λ, c = N² + N + N·k) lives throughout;
+ * creating it adds dsyevd's workspace (LAPACKE's query for jobz = 'V':
+ * 1 + 6N + 2N² doubles and 3 + 5N ints); evaluating adds w (N·n) and then
+ * either the LOO chunk (W, D: N·rc; S: rb·N; Cw, A: N·rc·k) or the CV
+ * buffers (folds, α, Cw, √w: ~4N + 2N·k; P: m·cb, H: m², B: m·k for the
+ * largest fold m), one after the other. */
+size_t ntk_select_bytes(size_t N, size_t k, size_t n_ridges, const ntk_select_opts *opts)
+{
+    ntk_select_opts o = opts ? *opts : ntk_select_opts_default();
+    const double n = (double)N, kk = (double)k, nn = n * n;
+    const double obj = nn + n + n * kk;
+    const double create = obj + 1 + 6 * n + 2 * nn + (3 + 5 * n) / 2;
+    double loo = 0, cv = 0;
+    if (o.loo && N && k) {
+        size_t rc = CHUNK_ELEMS / (N * k);
+        if (rc < 1) rc = 1;
+        if (rc > n_ridges) rc = n_ridges;
+        const double r = (double)rc, rb = (double)(ROW_BLOCK < N ? ROW_BLOCK : N);
+        loo = 2 * n * r + rb * n + 2 * n * r * kk;
+    }
+    if (o.folds >= 2 && o.folds <= N) {
+        /* shuffled folds differ by at most one point; one's own may hold all but folds − 1 */
+        const double m = o.fold_of ? n - (double)o.folds + 1 : ceil(n / (double)o.folds);
+        const double cb = (double)(CV_COLS < N ? CV_COLS : N);
+        cv = 4 * n + 2 * n * kk + (double)o.folds + 1 + m * cb + m * m + m * kk;
+    }
+    const double eval = obj + n * (double)n_ridges + (loo > cv ? loo : cv);
+    const double b = 8.0 * (create > eval ? create : eval);
+    return b >= 18446744073709549568.0 ? SIZE_MAX : (size_t)b;
+}
+
 ntk_status ntk_select_eval(const ntk_select *s, const double *ridges, size_t n, const ntk_select_opts *opts,
                            ntk_select_result *res, double *loo_resid, double *cv_resid, ntk_error *err)
 {

@@ -16,6 +16,8 @@
 #                 letters) is accepted.
 #   run_stdout    "empty" (default): `run` fails when the command writes to
 #                 stdout; "keep": stdout is allowed (kept in $W/stdout).
+#   interrupt_wait  the stderr line `interrupt` waits for before it sends
+#                 the signal (default: any progress line).
 
 : "${NTK_BIN:?NTK_BIN must name the ntk binary}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/ntk-$(basename "$0" .sh | tr _ -).XXXXXX") || { echo "cannot make a scratch folder"; exit 1; }
@@ -229,3 +231,39 @@ close_csv() {
 
 # shape_csv FILE: prints "ROWS COLS" (COLS of the first row) of a CSV file.
 shape_csv() { awk -F, 'NR == 1 { c = NF } END { print NR, c }' "$1"; }
+
+# interrupt NAME SIG CODE DIR ARGS...: starts "$NTK_BIN" ARGS in the
+# background with a progress line at every report (NTK_PROGRESS_INTERVAL=0),
+# sends SIG (INT or TERM) once stderr has a line matching $interrupt_wait (an
+# extended regular expression; by default any progress line: the work has
+# started), and checks the exit status CODE, the last stderr line "ntk CMD:
+# interrupted by SIGSIG during STAGE (P% done); nothing written" (or "at
+# the end of STAGE"), an empty stdout, and that DIR holds nothing. The
+# caller sets `set -m` first (else a script's background jobs ignore
+# SIGINT).
+interrupt_wait='^ntk [a-z]+: .*: +[0-9]+% \('
+interrupt() {
+    local name=$1 sig=$2 code=$3 dir=$4
+    shift 4
+    NTK_PROGRESS_INTERVAL=0 "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null &
+    local pid=$! i
+    for i in $(seq 1 3000); do # up to 60 s for the line
+        grep -qE "$interrupt_wait" "$W/stderr" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+    done
+    kill -s "$sig" "$pid" 2>/dev/null
+    wait "$pid"
+    local rc=$?
+    local -a why=()
+    [ "$rc" -eq "$code" ] || why+=("exit code $rc, expected $code")
+    local last signame=SIG$sig
+    last=$(tail -n 1 "$W/stderr")
+    [[ $last =~ ^ntk\ [a-z]+:\ interrupted\ by\ $signame\ (during\ .+\ \([0-9]+%\ done\)|at\ the\ end\ of\ .+)\;\ nothing\ written$ ]] ||
+        why+=("last stderr line: $last")
+    [ -s "$W/stdout" ] && why+=("stdout: $(head -c 200 "$W/stdout")")
+    local left
+    left=$(ls -A "$dir")
+    [ -z "$left" ] || why+=("left in $dir: $left")
+    if [ ${#why[@]} -eq 0 ]; then record ok "$name"; else record bad "$name" "${why[@]}" "command: ntk $*"; fi
+}

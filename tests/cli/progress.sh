@@ -135,35 +135,7 @@ check "demo --quiet: no table on stdout" "$(head -c 200 "$W/stdout")" [ ! -s "$W
 
 set -m # job control: background commands keep SIGINT (else a script's jobs ignore it)
 
-# interrupt NAME SIG CODE OUTDIR ARGS...: starts ntk ARGS in the background
-# (progress lines on), sends SIG once the work has visibly started, and
-# checks the exit status CODE, the last stderr line and that OUTDIR holds
-# nothing but the inputs.
-interrupt() {
-    local name=$1 sig=$2 code=$3 dir=$4
-    shift 4
-    NTK_PROGRESS_INTERVAL=0 "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null &
-    local pid=$! i
-    for i in $(seq 1 600); do # up to 60 s for the first progress line
-        grep -qE '^ntk [a-z]+: .*: +[0-9]+% \(' "$W/stderr" && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -s "$sig" "$pid" 2>/dev/null
-    wait "$pid"
-    local rc=$?
-    local -a why=()
-    [ "$rc" -eq "$code" ] || why+=("exit code $rc, expected $code")
-    local last signame=SIG$sig
-    last=$(tail -n 1 "$W/stderr")
-    [[ $last =~ ^ntk\ [a-z]+:\ interrupted\ by\ $signame\ (during\ .+\ \([0-9]+%\ done\)|at\ the\ end\ of\ .+)\;\ nothing\ written$ ]] ||
-        why+=("last stderr line: $last")
-    local left
-    left=$(ls -A "$dir")
-    [ -z "$left" ] || why+=("left in the output folder: $left")
-    if [ ${#why[@]} -eq 0 ]; then record ok "$name"; else record bad "$name" "${why[@]}" "command: ntk $*"; fi
-}
-
+# interrupt (lib.sh): signalled once the first progress line shows the work has started
 T='dense(64,w_std=1.3,b_std=0.1),tanh,dense(1,w_std=1.3)' # quadrature: slow enough to be caught
 mkdir -p "$W/int"
 interrupt "kernel: SIGINT" INT 130 "$W/int" kernel --arch "$T" --x1 "$X" --get ntk,nngp --out "$W/int/K.npy,$W/int/N.npy"

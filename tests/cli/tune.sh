@@ -13,7 +13,21 @@
 #   - grids: ranges, log ranges, lists, sorting and repeats; the CSV has one
 #     row per grid point; --limit N = the first N rows, --rows A:B = rows A
 #     to B−1;
-#   - the plot is a PNG / SVG file; progress and the summary on stderr;
+#   - the plot is a PNG / SVG file; the summary on stderr;
+#   - progress (test hook NTK_PROGRESS_INTERVAL=0): every stage of every
+#     grid point, in order, "point P/N: STAGE", each
+#     ending at 100%, percentages never going back, the grid ETA and the
+#     best point so far (the last one named = the one chosen), the chosen
+#     model's fit; results independent of it; --quiet leaves stderr empty
+#     (also the CSV header note);
+#   - checks before the work (test hooks NTK_MEM_AVAILABLE,
+#     NTK_DISK_AVAILABLE): one grid point (4·N²·8 bytes) or the model's fit
+#     (5·N²·8) refused with the numbers, the plot's and the model's sizes on
+#     the disk, --force goes on with the same results;
+#   - all or nothing: an output failing after the model was staged (a file
+#     size limit) leaves no model and no CSV; SIGINT / SIGTERM during a
+#     grid point or during the chosen model's fit: 130 / 143, one last line,
+#     no file;
 #   - bad flags and values: one line on stderr naming the flag, exit 2;
 #     bad input exit 1, outputs untouched; ridges too small for a singular
 #     kernel are reported, never chosen.
@@ -68,7 +82,7 @@ if [ -r "$src" ]; then
     while read -r f; do flags+=("$f"); done < <(grep -o '{"--[a-z0-9-]*"' "$src" | tr -d '{"')
 fi
 flags+=(--arch --x --y --w-std --b-std --ridge --ridge-mode --criterion --folds --seed --kernel --param --labels --scale
-    --limit --rows --out --plot --model --threads --quiet)
+    --limit --rows --out --plot --model --threads --quiet --force)
 expect_help "tune --help: every flag, the grid syntax and an example" "usage: ntk tune" "example:" "ntk tune --" \
     "A:B:Nlog" "${flags[@]}" -- tune --help
 expect_help "ntk --help lists tune" "  tune " -- --help
@@ -221,9 +235,137 @@ if run "singular kernel: tiny and usable ridges" tune --arch 'dense(1)' --x "$W/
     check "stdout marks them unreliable, chooses 0.01" "$(cat "$W/stdout")" \
         [ "$(grep -c '(unreliable)' "$W/stdout")" -eq 2 -a "$(chosen "$W/stdout")" = "- - 0.01" ]
 fi
-# without --quiet: a summary, one progress line per (w_std, b_std), the files
+# without --quiet and the test hook: a short run shows its summary lines only
 "$NTK_BIN" tune --arch "$A" --x "$X" --y "$Y" --w-std 1,2 --ridge 0.1 --out "$W/q.csv" >"$W/stdout" 2>"$W/stderr"
-check "stderr: summary, 2 point lines, the files" "$(cat "$W/stderr")" \
-    bash -c "grep -q '^ntk tune: N = 30 points, d = 4, k = 2' '$W/stderr' && [ \$(grep -c '^ntk tune: point [12]/2, w_std' '$W/stderr') -eq 2 ] && grep -q 'table -> $W/q.csv' '$W/stderr'"
+check "stderr: the run's line and the files, no progress (a short run)" "$(cat "$W/stderr")" \
+    bash -c "[ \$(wc -l <'$W/stderr') -eq 2 ] && grep -q '^ntk tune: N = 30 points, d = 4, k = 2' '$W/stderr' && grep -q '^ntk tune: 2 grid points in .*; table -> $W/q.csv' '$W/stderr'"
+
+# ------------------------------------------------------------ progress (the test hook: a line at every report)
+
+# 2 w_std x 2 b_std, 3 folds, a model: every stage of every point, in order,
+# each ending with its "100% ... done in" line; percentages never go back
+# within a stage; the grid ETA and the best point so far in the note
+NTK_PROGRESS_INTERVAL=0 "$NTK_BIN" tune --arch "$A" --x "$X" --y "$Y" --w-std 1,2 --b-std 0,0.2 --ridge 1e-3,1e-1 \
+    --folds 3 --out "$W/pg.csv" --model "$W/pg.npz" >"$W/pg.out" 2>"$W/pg.err" </dev/null
+rc=$?
+why=()
+[ $rc -eq 0 ] || why+=("exit code $rc: $(tail -n 2 "$W/pg.err")")
+for p in 1 2 3 4; do
+    for st in kernel eigendecomposition leave-one-out cross-validation likelihood; do
+        grep -qE "^ntk tune: point $p/4: $st: +100% \([0-9.]+[kMG]?/[0-9.]+[kMG]?\), done in " "$W/pg.err" ||
+            why+=("no '100% ... done in' line for point $p/4: $st")
+    done
+done
+for st in kernel eigendecomposition; do
+    grep -qE "^ntk tune: chosen model: $st: +100% " "$W/pg.err" || why+=("no line for the chosen model's $st")
+done
+# the stages in the order of the work: points 1..4, then the model
+order=$(sed -nE 's/^ntk tune: (point ([0-9])\/4|chosen model): ([a-z-]+): .*/\2\3/p' "$W/pg.err" | uniq | tr '\n' ' ')
+want_order=""
+for p in 1 2 3 4; do want_order+="${p}kernel ${p}eigendecomposition ${p}leave-one-out ${p}cross-validation ${p}likelihood "; done
+want_order+="kernel eigendecomposition "
+[ "$order" = "$want_order" ] || why+=("stages in the order: $order")
+bad=$(grep -E '^ntk tune: .*: +[0-9]+% \(' "$W/pg.err" | awk '{
+        p = match($0, /: +[0-9]+% \(/); st = substr($0, 1, p - 1); pc = substr($0, p + 1) + 0
+        if (st == last && pc < lastpc) { print st ": " lastpc "% then " pc "%"; exit }
+        last = st; lastpc = pc }')
+[ -n "$bad" ] && why+=("a percentage went back: $bad")
+# from point 2 on (after a stage's first report): the grid ETA and the best point so far
+grep -E '^ntk tune: point [234]/4: .*, grid ETA [0-9.]+[smh], best MSE [0-9.e+-]+ at w_std [0-9.]+, b_std [0-9.]+, ridge [0-9.e+-]+$' "$W/pg.err" | grep -q . ||
+    why+=("no note with the grid ETA and the best point")
+grep -E '^ntk tune: point 1/4: .*(grid ETA|best)' "$W/pg.err" | grep -q . && why+=("a note during point 1 (nothing is known yet)")
+# the last best point named is the one chosen
+last_best=$(grep -oE 'best MSE [^ ]+ at w_std [^,]+, b_std [^,]+, ridge [^ ]+$' "$W/pg.err" | tail -n 1 | awk '{ gsub(",", ""); print $6, $8, $10 }')
+[ "$last_best" = "$(chosen "$W/pg.out")" ] || why+=("last 'best' note '$last_best', chosen '$(chosen "$W/pg.out")'")
+if [ ${#why[@]} -eq 0 ]; then record ok "progress: every stage of every grid point, the grid ETA, the best so far"; else
+    record bad "progress: every stage of every grid point" "${why[@]}" "stderr: $(head -c 600 "$W/pg.err")"
+fi
+"$NTK_BIN" tune --arch "$A" --x "$X" --y "$Y" --w-std 1,2 --b-std 0,0.2 --ridge 1e-3,1e-1 --folds 3 \
+    --out "$W/pg2.csv" --model "$W/pg2.npz" --quiet >/dev/null 2>&1
+same_bytes "progress: the CSV does not depend on it" "$W/pg.csv" "$W/pg2.csv"
+same_bytes "progress: the model does not depend on it" "$W/pg.npz" "$W/pg2.npz"
+
+# --quiet: nothing on stderr, with the test hook, and not the note on a CSV header either
+{ echo "a,b,c,d"; cat "$X"; } >"$W/xh.csv"
+{ echo "u,v"; cat "$Y"; } >"$W/yh.csv"
+NTK_PROGRESS_INTERVAL=0 "$NTK_BIN" tune --arch "$A" --x "$W/xh.csv" --y "$W/yh.csv" --w-std 1,2 --ridge 1e-3,1e-1 \
+    --folds 3 --model "$W/qq.npz" --quiet >"$W/stdout" 2>"$W/stderr" </dev/null
+rc=$?
+check "--quiet: stderr empty (progress, notes, summary)" "exit $rc, stderr: $(head -c 300 "$W/stderr")" \
+    [ $rc -eq 0 -a ! -s "$W/stderr" ]
+"$NTK_BIN" tune --arch "$A" --x "$W/xh.csv" --y "$W/yh.csv" --ridge 0.1 >"$W/stdout" 2>"$W/stderr" </dev/null
+check "without --quiet: the note on a CSV header, for --x and --y" "$(cat "$W/stderr")" bash -c \
+    "grep -qx 'ntk tune: note: --x $W/xh.csv: first row taken as a header (a,b,c,d): none of its fields is a number' '$W/stderr' &&
+     grep -qx 'ntk tune: note: --y $W/yh.csv: first row taken as a header (u,v): none of its fields is a number' '$W/stderr'"
+
+# ------------------------------------------------------------ checks before the work
+
+# X1500: 1500 points, d = 8 (a 1500 x 1500 kernel is 18 MB)
+awk 'BEGIN { for (i = 1; i <= 1500; i++) { for (j = 1; j <= 8; j++)
+        printf "%s%.6f", (j > 1 ? "," : ""), sin(1.3 * i + 0.7 * j) * (1 + 0.1 * j)
+    printf "\n" } }' >"$W/x1500.csv"
+awk -F, '{ printf "%.6f\n", $1 * $2 }' "$W/x1500.csv" >"$W/y1500.csv"
+R="$W/refused"
+# one grid point: the kernel (N²) + the eigendecomposition (eigenvectors N² + dsyevd's 2N²): 4·N²·8 = 72 MB, plus O(N)
+NTK_MEM_AVAILABLE=50M expect_error "not enough memory for one grid point" 1 "$R.csv,$R.png" \
+    "ntk tune: needs ~72." "MB of memory for one grid point of N = 1500 (kernel, eigendecomposition, criteria), 50 MB available; use fewer points (--limit or --rows) (--force to try anyway)" \
+    -- tune --arch "$A" --x "$W/x1500.csv" --y "$W/y1500.csv" --ridge 1e-3,1e-1 --out "$R.csv" --plot "$R.png"
+mb=$(sed -nE 's/.*needs ~([0-9.]+) MB.*/\1/p' "$W/stderr")
+check "one grid point: 72.0 to 72.6 MB (4·N²·8 and O(N) terms)" "needs ~$mb MB" \
+    awk -v m="$mb" 'BEGIN { exit !(m >= 72.0 && m <= 72.6) }'
+# --model, NTK: its fit holds 5·N² (kernel, NNGP, Cholesky copy, dsyevd's 2N²) = 90 MB: the larger
+NTK_MEM_AVAILABLE=80M expect_error "not enough memory for the model's fit" 1 "$R.npz" \
+    "ntk tune: needs ~90." "MB of memory for the chosen model of N = 1500 (kernel, eigenvectors, NNGP), 80 MB available" \
+    -- tune --arch "$A" --x "$W/x1500.csv" --y "$W/y1500.csv" --ridge 1e-3,1e-1 --model "$R.npz"
+NTK_DISK_AVAILABLE=1M expect_error "the PNG does not fit on the disk (at most 960 x 640 x 4 bytes)" 1 "$R.png" \
+    "ntk tune: --plot $R.png needs ~2.52 MB of disk space, 1 MB free in '$W' (--force to try anyway)" \
+    -- tune --arch "$A" --x "$X" --y "$Y" --ridge 1e-3,1e-1 --plot "$R.png"
+NTK_DISK_AVAILABLE=10k expect_error "the model does not fit on the disk" 1 "$R.npz,$R.csv" \
+    "ntk tune: --out $R.csv (with the other outputs there) needs ~" "of disk space, 10 kB free" \
+    -- tune --arch "$A" --x "$X" --y "$Y" --ridge 1e-3,1e-1 --out "$R.csv" --model "$R.npz"
+if NTK_MEM_AVAILABLE=1k NTK_DISK_AVAILABLE=1k "$NTK_BIN" tune --arch "$A" --x "$X" --y "$Y" --w-std 1,2 --b-std 0,0.2 \
+    --ridge 1e-3,1e-1 --folds 3 --out "$W/forced.csv" --model "$W/forced.npz" --force --quiet >/dev/null 2>"$W/stderr"; then
+    same_bytes "--force: goes on, the same CSV" "$W/forced.csv" "$W/pg.csv"
+    same_bytes "--force: the same model" "$W/forced.npz" "$W/pg.npz"
+else
+    record bad "--force: goes on" "$(cat "$W/stderr")"
+fi
+
+# ------------------------------------------------------------ all or nothing: a failing output leaves no model
+
+# a file size limit (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with EFBIG, for root too) of 20 kB: the
+# model of 12 points (~6 kB) is staged first, then the CSV of 3000 ridges (~400 kB) fails
+mkdir -p "$W/fsz"
+(trap '' XFSZ; ulimit -f 20; exec "$NTK_BIN" tune --arch "$A" --x "$W/x12.csv" --y "$W/y12.csv" --ridge 1e-6:1:3000log \
+    --model "$W/fsz/m.npz" --out "$W/fsz/t.csv" --quiet) >"$W/stdout" 2>"$W/stderr" </dev/null
+rc=$?
+check "a failing --out: exit 1, one line naming it, no model, no CSV, nothing left" \
+    "exit $rc, stderr: $(cat "$W/stderr"), left: $(ls -A "$W/fsz")" \
+    bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$W/stderr') -eq 1 ] && grep -q '^ntk tune: --out: $W/fsz/t.csv: cannot write' '$W/stderr' && [ -z \"\$(ls -A '$W/fsz')\" ] && [ ! -s '$W/stdout' ]"
+run "the same without the limit: the model and the CSV" tune --arch "$A" --x "$W/x12.csv" --y "$W/y12.csv" \
+    --ridge 1e-6:1:3000log --model "$W/fsz/m.npz" --out "$W/fsz/t.csv" --quiet &&
+    check "the model is small, the CSV large (the premise)" "$(ls -l "$W/fsz")" \
+        bash -c "[ \$(stat -c %s '$W/fsz/m.npz') -lt 20000 ] && [ \$(stat -c %s '$W/fsz/t.csv') -gt 40000 ]"
+
+# ------------------------------------------------------------ SIGINT / SIGTERM: nothing written
+
+set -m # job control: background commands keep SIGINT (else a script's jobs ignore it)
+T='dense(64,w_std=1.3,b_std=0.1),tanh,dense(1,w_std=1.3)' # quadrature: slow enough to be caught
+mkdir -p "$W/int"
+io=(--out "$W/int/t.csv" --plot "$W/int/t.png" --model "$W/int/m.npz")
+interrupt_wait='^ntk tune: point 1/2: kernel: '
+interrupt "SIGINT during a grid point's kernel" INT 130 "$W/int" \
+    tune --arch "$T" --x "$W/x1500.csv" --y "$W/y1500.csv" --w-std 1,2 --ridge 1e-3 "${io[@]}"
+interrupt "SIGTERM during a grid point's kernel" TERM 143 "$W/int" \
+    tune --arch "$T" --x "$W/x1500.csv" --y "$W/y1500.csv" --w-std 1,2 --ridge 1e-3 "${io[@]}"
+# during the chosen model's fit (relu: a fast kernel; the fit of 1200 points takes a while: ~0.2 s on a fast machine, 10 polls)
+awk 'BEGIN { for (i = 1; i <= 1200; i++) { for (j = 1; j <= 8; j++)
+        printf "%s%.6f", (j > 1 ? "," : ""), cos(0.9 * i + 0.4 * j)
+    printf "\n" } }' >"$W/x1200.csv"
+awk -F, '{ printf "%.6f\n", $1 - $2 }' "$W/x1200.csv" >"$W/y1200.csv"
+interrupt_wait='^ntk tune: chosen model: '
+interrupt "SIGINT during the chosen model's fit: no model, no CSV" INT 130 "$W/int" \
+    tune --arch "$A" --x "$W/x1200.csv" --y "$W/y1200.csv" --ridge 1e-2 "${io[@]}"
+set +m
 
 finish
