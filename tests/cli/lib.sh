@@ -21,7 +21,9 @@
 
 : "${NTK_BIN:?NTK_BIN must name the ntk binary}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/ntk-$(basename "$0" .sh | tr _ -).XXXXXX") || { echo "cannot make a scratch folder"; exit 1; }
-trap 'rm -rf "$W"' EXIT
+# only the script's own shell removes it (a forked child that a signal
+# reaches before it execs must not)
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$W"' EXIT
 
 npass=0
 nfail=0
@@ -245,6 +247,11 @@ interrupt_wait='^ntk [a-z]+: .*: +[0-9]+% \('
 interrupt() {
     local name=$1 sig=$2 code=$3 dir=$4
     shift 4
+    # emptied here, before the fork: the wait below must not see the last
+    # case's lines (a signal sent before the new process has its handler,
+    # even before it has exec'd ntk, would hit the forked shell)
+    : >"$W/stdout"
+    : >"$W/stderr"
     NTK_PROGRESS_INTERVAL=0 "$NTK_BIN" "$@" >"$W/stdout" 2>"$W/stderr" </dev/null &
     local pid=$! i
     for i in $(seq 1 3000); do # up to 60 s for the line
